@@ -1,0 +1,79 @@
+"""VGG19 as a feature extractor: torchvision's architecture, truncated after the deepest layer used.
+
+Feature maps are taken after each convolution's ReLU (as in Gatys et al. 2015 and most implementations:
+the paper's "layer conv4_2" means the rectified response). The paper replaced max-pooling by average
+pooling "for slightly more appealing results"; `pooling` chooses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .params import VGG19_LAYERS
+from .weights import VGGWeights
+
+# Caffe VGG (the paper's network) was trained on BGR 0-255 images minus this mean pixel (B, G, R).
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+# torchvision's VGG was trained on RGB 0-1 images standardised by ImageNet's statistics.
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+_POOL_AFTER = {"conv1_2", "conv2_2", "conv3_4", "conv4_4"}  # conv5_4's pool is never needed
+
+
+class InputNormalization(nn.Module):
+    """Map an RGB image in [0, 1] to the input convention the weights were trained with."""
+
+    def __init__(self, convention: str) -> None:
+        super().__init__()
+        if convention == "caffe":
+            scale = torch.full((3,), 255.0)
+            shift = torch.tensor(_CAFFE_MEAN_BGR[::-1])  # in RGB order, before the flip
+        else:
+            scale = 1.0 / torch.tensor(_IMAGENET_STD)
+            shift = torch.tensor(_IMAGENET_MEAN) / torch.tensor(_IMAGENET_STD)
+        self.bgr = convention == "caffe"
+        self.register_buffer("scale", scale.view(1, 3, 1, 1))
+        self.register_buffer("shift", shift.view(1, 3, 1, 1))
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        x = rgb * self.scale - self.shift
+        return x.flip(1) if self.bgr else x
+
+
+class VGGFeatures(nn.Module):
+    """Frozen VGG19 convolutions returning the activations of the requested layers by name."""
+
+    def __init__(self, weights: VGGWeights, layers: Iterable[str], *, pooling: str = "avg") -> None:
+        super().__init__()
+        self.layers = tuple(layers)
+        if not self.layers:
+            raise ValueError("VGGFeatures needs at least one layer")
+        depth = max(VGG19_LAYERS.index(name) for name in self.layers) + 1
+        self.names = VGG19_LAYERS[:depth]  # truncation: nothing after the deepest layer used is built
+        self.pooling = pooling
+        self.normalize = InputNormalization(weights.convention)
+        self.convs = nn.ModuleList()
+        for weight, bias in weights.convs[:depth]:
+            conv = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1)
+            with torch.no_grad():
+                conv.weight.copy_(weight)
+                conv.bias.copy_(bias)
+            self.convs.append(conv)
+        self.requires_grad_(False)  # only the image is optimised
+        self.eval()
+
+    def forward(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self.normalize(rgb)
+        wanted = set(self.layers)
+        out: dict[str, torch.Tensor] = {}
+        for name, conv in zip(self.names, self.convs, strict=True):
+            x = F.relu(conv(x))
+            if name in wanted:
+                out[name] = x
+            if name in _POOL_AFTER and name != self.names[-1]:
+                x = F.avg_pool2d(x, 2, ceil_mode=True) if self.pooling == "avg" else F.max_pool2d(x, 2, ceil_mode=True)
+        return out

@@ -1,0 +1,216 @@
+"""Where VGG19's convolution weights come from: the Hugging Face Hub or a local safetensors file.
+
+The default is torchvision's VGG19 as published by timm (`timm/vgg19.tv_in1k`, BSD-3). It is a 575 MB file
+whose `features.*` tensors (the 16 convolutions, ~80 MB) are all style transfer needs: we read only those,
+never the classifier. Weights are read only from safetensors, never unpickled.
+
+`ARTSTYLE_WEIGHTS` selects another source: a local `.safetensors` path, or `REPO_ID[:FILENAME][@REVISION]`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+DEFAULT_REPO = "timm/vgg19.tv_in1k"
+DEFAULT_FILENAME = "model.safetensors"
+ENV_WEIGHTS = "ARTSTYLE_WEIGHTS"
+
+#: torchvision's vgg19().features indices of the 16 convolutions, in network order.
+CONV_INDICES: tuple[int, ...] = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
+#: (out_channels, in_channels) of each convolution, all 3x3.
+CONV_SHAPES: tuple[tuple[int, int], ...] = (
+    (64, 3), (64, 64),
+    (128, 64), (128, 128),
+    (256, 128), (256, 256), (256, 256), (256, 256),
+    (512, 256), (512, 512), (512, 512), (512, 512),
+    (512, 512), (512, 512), (512, 512), (512, 512),
+)  # fmt: skip
+
+Convention = Literal["torchvision", "caffe"]
+_HUB_SPEC = re.compile(r"^(?P<repo>[\w.\-]+/[\w.\-]+)(?::(?P<file>[\w.\-/]+))?(?:@(?P<rev>[\w.\-/]+))?$")
+
+_HELP = (
+    "Set HF_HUB_OFFLINE=1 to use a cached copy only, or point ARTSTYLE_WEIGHTS at a local VGG19 "
+    ".safetensors file (or at another Hub repo as REPO_ID[:FILENAME][@REVISION])."
+)
+
+
+class WeightsError(RuntimeError):
+    """The VGG19 weights could not be found, fetched or read. The message says what to do."""
+
+
+@dataclass(frozen=True)
+class VGGWeights:
+    """The 16 convolutions of VGG19 (float32, CPU) and the input convention they were trained with."""
+
+    convs: tuple[tuple[torch.Tensor, torch.Tensor], ...]  # (weight, bias) per conv, network order
+    convention: Convention
+    source: str
+
+    def __repr__(self) -> str:
+        return f"VGGWeights(source={self.source!r}, convention={self.convention!r})"
+
+
+@dataclass(frozen=True)
+class HubFile:
+    repo_id: str
+    filename: str = DEFAULT_FILENAME
+    revision: str | None = None
+
+
+def parse_source(spec: str | os.PathLike[str] | None) -> Path | HubFile:
+    """Interpret a weights source: None (env var or default), a local path, or a Hub spec."""
+    if spec is None:
+        spec = os.environ.get(ENV_WEIGHTS) or DEFAULT_REPO
+    text = os.fspath(spec).strip()
+    # A Hub spec names its file after a colon, so a bare "*.safetensors" is a local path.
+    if isinstance(spec, os.PathLike) or (text.endswith(".safetensors") and ":" not in text):
+        return _check_local(Path(text))
+    if text.endswith((".pth", ".pt", ".bin", ".pkl", ".ckpt")):
+        raise WeightsError(f"{text}: only .safetensors weights are accepted (pickle files can run code).")
+    match = _HUB_SPEC.match(text)
+    if match is None:
+        raise WeightsError(
+            f"cannot read weights source {text!r}: expected a .safetensors path or "
+            "REPO_ID[:FILENAME][@REVISION], e.g. timm/vgg19.tv_in1k:model.safetensors"
+        )
+    return HubFile(match["repo"], match["file"] or DEFAULT_FILENAME, match["rev"])
+
+
+def _check_local(path: Path) -> Path:
+    if path.suffix != ".safetensors":
+        raise WeightsError(f"{path}: only .safetensors weights are accepted (pickle files can run code).")
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} does not exist. {_HELP}")
+    return path
+
+
+def download(hub: HubFile, *, endpoint: str | None = None, cache_dir: str | None = None, force: bool = False) -> Path:
+    """Fetch a Hub file through huggingface_hub's cache (honours HF_HUB_OFFLINE, HF_HOME, HF_TOKEN)."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    where = f"{hub.repo_id}/{hub.filename}" + (f"@{hub.revision}" if hub.revision else "")
+    try:
+        return Path(
+            hf_hub_download(
+                hub.repo_id,
+                hub.filename,
+                revision=hub.revision,
+                endpoint=endpoint,
+                cache_dir=cache_dir,
+                force_download=force,
+            )
+        )
+    except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as exc:
+        raise WeightsError(f"VGG19 weights {where} not found on the Hub ({type(exc).__name__}). {_HELP}") from exc
+    except LocalEntryNotFoundError as exc:
+        raise WeightsError(
+            f"VGG19 weights {where} are not cached and the Hub cannot be reached "
+            f"(no network, or HF_HUB_OFFLINE=1). {_HELP}"
+        ) from exc
+    except OSError as exc:  # network errors surface as requests/httpx OSErrors
+        raise WeightsError(f"could not download VGG19 weights {where}: {exc}. {_HELP}") from exc
+
+
+def load_weights(
+    source: str | os.PathLike[str] | None = None, *, endpoint: str | None = None, cache_dir: str | None = None
+) -> VGGWeights:
+    """Load VGG19's convolution weights from `source` (see `parse_source`)."""
+    where = parse_source(source)
+    if isinstance(where, Path):
+        return read_features(where, source=str(where))
+    path = download(where, endpoint=endpoint, cache_dir=cache_dir)
+    label = f"hf://{where.repo_id}/{where.filename}" + (f"@{where.revision}" if where.revision else "")
+    try:
+        _verify_blob(path)
+        return read_features(path, source=label)
+    except WeightsError:
+        # A cached file that fails its checks was truncated or corrupted (interrupted copy, bad disk):
+        # fetch it again once, then give up with the second error.
+        path = download(where, endpoint=endpoint, cache_dir=cache_dir, force=True)
+        _verify_blob(path)
+        return read_features(path, source=label)
+
+
+@functools.lru_cache(maxsize=2)
+def _cached(source: str | None, endpoint: str | None, cache_dir: str | None, stamp: tuple) -> VGGWeights:
+    return load_weights(source, endpoint=endpoint, cache_dir=cache_dir)
+
+
+def cached_weights(
+    source: str | os.PathLike[str] | None = None, *, endpoint: str | None = None, cache_dir: str | None = None
+) -> VGGWeights:
+    """`load_weights`, memoised per process so that repeated runs (the app) skip the read.
+
+    The key includes the environment variable and, for local files, their size and mtime, so a
+    replaced file or a changed ARTSTYLE_WEIGHTS is picked up.
+    """
+    spec = os.fspath(source) if source is not None else os.environ.get(ENV_WEIGHTS)
+    where = parse_source(spec)
+    stamp = (where.stat().st_size, where.stat().st_mtime_ns) if isinstance(where, Path) else ()
+    return _cached(spec, endpoint, cache_dir, stamp)
+
+
+def _verify_blob(path: Path) -> None:
+    """Check a Hub-cached file against its content hash.
+
+    huggingface_hub stores large (LFS) files as blobs named by their sha256 (the ETag), so the name
+    itself tells us what the bytes must hash to. Small non-LFS files have git-sha1 names: skipped.
+    """
+    blob = path.resolve()
+    if not re.fullmatch(r"[0-9a-f]{64}", blob.name):
+        return
+    digest = hashlib.sha256()
+    with open(blob, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            digest.update(chunk)
+    if digest.hexdigest() != blob.name:
+        raise WeightsError(f"{path} is corrupted (sha256 mismatch with the Hub's). Delete it and retry.")
+
+
+def read_features(path: Path, *, source: str) -> VGGWeights:
+    """Read only the `features.*` convolution tensors of a VGG19 safetensors file."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            meta = fh.metadata() or {}
+            keys = set(fh.keys())
+            convs = []
+            for idx, (out_ch, in_ch) in zip(CONV_INDICES, CONV_SHAPES, strict=True):
+                w_key, b_key = f"features.{idx}.weight", f"features.{idx}.bias"
+                if w_key not in keys or b_key not in keys:
+                    raise WeightsError(f"{source} is not a VGG19 checkpoint: tensor {w_key} is missing.")
+                weight, bias = fh.get_tensor(w_key).float(), fh.get_tensor(b_key).float()
+                if tuple(weight.shape) != (out_ch, in_ch, 3, 3) or tuple(bias.shape) != (out_ch,):
+                    raise WeightsError(
+                        f"{source}: {w_key} has shape {tuple(weight.shape)}, expected "
+                        f"{(out_ch, in_ch, 3, 3)}: not VGG19's convolutions."
+                    )
+                if not (torch.isfinite(weight).all() and torch.isfinite(bias).all()):
+                    raise WeightsError(f"{source}: {w_key} holds NaN or infinite values: the file is corrupted.")
+                convs.append((weight, bias))
+    except (SafetensorError, OSError, RuntimeError) as exc:
+        if isinstance(exc, WeightsError):
+            raise
+        raise WeightsError(
+            f"{source} is truncated or not a valid safetensors file ({exc}). Delete it and download again. {_HELP}"
+        ) from exc
+    convention = meta.get("input_convention", "torchvision")
+    if convention not in ("torchvision", "caffe"):
+        raise WeightsError(f"{source}: unknown input_convention {convention!r} (expected caffe or torchvision)")
+    return VGGWeights(convs=tuple(convs), convention=convention, source=source)

@@ -93,51 +93,70 @@ def stylize(
     return result
 
 
+class _Problem:
+    """One optimisation: the network, the fixed targets, the image being optimised and its optimiser."""
+
+    def __init__(
+        self,
+        content_image: Image.Image,
+        style_image: Image.Image,
+        p: StyleParams,
+        vgg: VGGWeights,
+        device: torch.device,
+    ) -> None:
+        self.p = p
+        self.model = VGGFeatures(vgg, (*p.content_layers, *p.style_layers), pooling=p.pooling).to(device)
+        content = to_tensor(content_image, device)
+        with torch.no_grad():  # targets are computed once, without gradients
+            self.content_targets = {k: v for k, v in self.model(content).items() if k in p.content_layers}
+            style = self.model(to_tensor(style_image, device))
+            self.style_targets = {k: gram(v) for k, v in style.items() if k in p.style_layers}
+        self.image = _initial_image(p, content, style_image, device).requires_grad_(True)
+        self.optimizer = _make_optimizer(p, self.image)
+        self.losses: dict[str, float] = {}
+        self.scale: float | None = None
+
+    def objective(self) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        total, terms = _loss(self.model(self.image), self.image, self.content_targets, self.style_targets, self.p)
+        self.losses = {name: float(value) for name, value in terms.items()}
+        if self.scale is None:
+            # In the paper's units the objective is ~1e10 with gradients to match, and float32 L-BFGS
+            # diverges on them (its curvature pairs drown in rounding). Divide by the starting value: a
+            # constant, so the minimiser and the reported losses are unchanged, and both optimisers see O(1).
+            self.scale = 1.0 / max(self.losses["total"], 1e-12)
+        scaled = total * self.scale
+        scaled.backward()
+        return scaled
+
+    def step(self) -> None:
+        self.optimizer.step(self.objective)
+        with torch.no_grad():
+            self.image.clamp_(0.0, 1.0)  # keep pixels displayable; L-BFGS and Adam both overshoot
+
+
 def _optimise(
     content_image: Image.Image, style_image: Image.Image, p: StyleParams, vgg: VGGWeights, device: torch.device
 ) -> Iterator[Progress]:
     start = time.perf_counter()
-    model = VGGFeatures(vgg, (*p.content_layers, *p.style_layers), pooling=p.pooling).to(device)
-    content = to_tensor(content_image, device)
-    with torch.no_grad():  # targets are computed once, without gradients
-        content_targets = {k: v for k, v in model(content).items() if k in p.content_layers}
-        style_targets = {k: gram(v) for k, v in model(to_tensor(style_image, device)).items() if k in p.style_layers}
-    image = _initial_image(p, content, style_image, device).requires_grad_(True)
-    optimizer = _make_optimizer(p, image)
-    losses: dict[str, float] = {}
-    scale: list[float] = []
-
-    def objective() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
-        total, terms = _loss(model(image), image, content_targets, style_targets, p)
-        losses.update({name: float(value) for name, value in terms.items()})
-        if not scale:
-            # In the paper's units the objective is ~1e10 with gradients to match, and float32 L-BFGS
-            # diverges on them (its curvature pairs drown in rounding). Divide by the starting value: a
-            # constant, so the minimiser and the reported losses are unchanged, and both optimisers see O(1).
-            scale.append(1.0 / max(losses["total"], 1e-12))
-        (total * scale[0]).backward()
-        return total * scale[0]
-
+    problem: _Problem | None = _Problem(content_image, style_image, p, vgg, device)
     try:
         for step in range(1, p.steps + 1):
-            optimizer.step(objective)
-            with torch.no_grad():
-                image.clamp_(0.0, 1.0)  # keep pixels displayable; L-BFGS and Adam both overshoot
+            problem.step()
             done = step == p.steps
             preview = done or (p.preview_every > 0 and step % p.preview_every == 0)
             yield Progress(
                 step=step,
                 total=p.steps,
-                losses=dict(losses),
-                image=to_pil(image) if preview else None,
+                losses=problem.losses,
+                image=to_pil(problem.image) if preview else None,
                 done=done,
                 elapsed=time.perf_counter() - start,
                 size=content_image.size,
             )
     finally:
-        # Runs on normal completion and on close()/GeneratorExit: drop every tensor of the run now.
-        del model, content, content_targets, style_targets, image, optimizer
+        # Runs on completion and on close()/GeneratorExit: release the run's tensors now, not at GC.
+        problem = None
         if device.type == "cuda":
             torch.cuda.empty_cache()
 

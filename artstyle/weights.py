@@ -115,13 +115,13 @@ def download(hub: HubFile, *, endpoint: str | None = None, cache_dir: str | None
                 force_download=force,
             )
         )
-    except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as exc:
-        raise WeightsError(f"VGG19 weights {where} not found on the Hub ({type(exc).__name__}). {_HELP}") from exc
-    except LocalEntryNotFoundError as exc:
+    except LocalEntryNotFoundError as exc:  # a subclass of EntryNotFoundError: test it first
         raise WeightsError(
             f"VGG19 weights {where} are not cached and the Hub cannot be reached "
             f"(no network, or HF_HUB_OFFLINE=1). {_HELP}"
         ) from exc
+    except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as exc:
+        raise WeightsError(f"VGG19 weights {where} not found on the Hub ({type(exc).__name__}). {_HELP}") from exc
     except OSError as exc:  # network errors surface as requests/httpx OSErrors
         raise WeightsError(f"could not download VGG19 weights {where}: {exc}. {_HELP}") from exc
 

@@ -1,0 +1,48 @@
+"""Shared fixtures: the real VGG19 weights and images in ../shared, small test images."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("ARTSTYLE_SHARED", ROOT.parent / "shared"))
+REAL_WEIGHTS = SHARED / "models" / "vgg19-caffe-features-fp16.safetensors"
+CONTENT_DIR = SHARED / "images" / "content"
+STYLES_DIR = SHARED / "images" / "styles"
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+needs_shared = pytest.mark.skipif(
+    not REAL_WEIGHTS.is_file(),
+    reason=f"real VGG19 weights and images are expected in {SHARED} (present in CI; absent in a fresh clone)",
+)
+
+
+@pytest.fixture(scope="session")
+def real_weights():
+    """The real VGG19 convolutions, read once through the same loader a user's download goes through."""
+    if not REAL_WEIGHTS.is_file():
+        pytest.skip(f"real VGG19 weights not found at {REAL_WEIGHTS}")
+    from artstyle.weights import load_weights
+
+    return load_weights(REAL_WEIGHTS)
+
+
+@pytest.fixture(scope="session")
+def tubingen() -> Path:
+    path = CONTENT_DIR / "tubingen.jpg"
+    if not path.is_file():
+        pytest.skip(f"content image not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def starry_night() -> Path:
+    path = STYLES_DIR / "starry_night.jpg"
+    if not path.is_file():
+        pytest.skip(f"style image not found at {path}")
+    return path

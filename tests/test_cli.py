@@ -1,0 +1,39 @@
+"""The command line: a thin shell over stylize_iter whose options come from StyleParams."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+from PIL import Image
+
+from artstyle.__main__ import build_parser, main
+from artstyle.params import StyleParams
+from tests.conftest import REAL_WEIGHTS, ROOT, needs_shared
+
+
+def test_help_lists_every_parameter_with_its_default():
+    text = " ".join(build_parser().format_help().split())
+    for f in dataclasses.fields(StyleParams):
+        assert f"--{f.name.replace('_', '-')}" in text
+    assert "(default: 512)" in text and "(default: conv4_2)" in text
+
+
+@needs_shared
+def test_cli_writes_the_result(tmp_path, tubingen, starry_night):
+    out = tmp_path / "sub" / "out.png"
+    code = main([str(tubingen), str(starry_night), "-o", str(out), "--size", "48", "--steps", "3",
+                 "--weights", str(REAL_WEIGHTS), "--style-layers", "conv1_1,conv2_1", "-q"])
+    assert code == 0
+    assert Image.open(out).size == (48, 36)
+
+
+def test_cli_rejects_bad_values_with_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "artstyle", "a.jpg", "b.jpg", "--steps", "0"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: steps must be between 1 and 100000, got 0"
+    result = subprocess.run([sys.executable, "-m", "artstyle", "a.jpg", "b.jpg", "-o", "x.doc"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2 and "unknown image extension" in result.stderr

@@ -1,0 +1,143 @@
+"""The optimisation with the real VGG19 weights, at small sizes."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import time
+import weakref
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import artstyle
+from artstyle.features import InputNormalization, VGGFeatures
+from artstyle.params import StyleParams
+
+SMALL = {"size": 64, "preview_every": 5}
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image, dtype=np.float32)
+
+
+def test_style_loss_falls_previews_stream_and_output_differs(real_weights, tubingen, starry_night):
+    # alpha/beta = 1e-4, the paper's Fig. 2 E-F ratio: the content term then holds the style loss back less.
+    events = list(artstyle.stylize_iter(tubingen, starry_night, weights=real_weights, steps=30, style_weight=1e4,
+                                        **SMALL))
+    assert [e.step for e in events] == list(range(1, 31))
+    assert all(e.total == 30 for e in events)
+    assert set(events[0].losses) == {"total", "content", "style", "tv"}
+    first, last = events[0].losses["style"], events[-1].losses["style"]
+    assert last < first / 10, f"style loss fell only from {first:.3g} to {last:.3g}"
+    previews = [e.step for e in events if e.image is not None]
+    assert previews == [5, 10, 15, 20, 25, 30]
+    assert [e.done for e in events] == [False] * 29 + [True]
+    result = events[-1].image
+    assert result.size == (64, 48)
+    content = artstyle.load_image(tubingen).resize(result.size, Image.Resampling.LANCZOS)
+    assert np.abs(_pixels(result) - _pixels(content)).mean() > 10, "the output must not be the content photo"
+
+
+def test_closing_the_generator_stops_the_run_and_frees_it(real_weights, tubingen, starry_night):
+    gen = artstyle.stylize_iter(tubingen, starry_night, weights=real_weights, steps=1000, **SMALL)
+    next(gen)
+    problem = weakref.ref(gen.gi_frame.f_locals["problem"])
+    image = weakref.ref(problem().image)
+    started = time.perf_counter()
+    gen.close()
+    assert time.perf_counter() - started < 1.0, "close() must not wait for more iterations"
+    assert gen.gi_frame is None
+    assert problem() is None and image() is None, "the run's tensors must be released on close"
+
+
+def test_dropping_the_generator_also_stops_it(real_weights, tubingen, starry_night):
+    gen = artstyle.stylize_iter(tubingen, starry_night, weights=real_weights, steps=1000, **SMALL)
+    next(gen)
+    problem = weakref.ref(gen.gi_frame.f_locals["problem"])
+    del gen
+    assert problem() is None
+
+
+def test_same_seed_same_pixels(real_weights, tubingen, starry_night):
+    def run(seed: int) -> np.ndarray:
+        return _pixels(artstyle.stylize(tubingen, starry_night, weights=real_weights, steps=4, init="noise",
+                                        seed=seed, size=48))
+
+    a, b, c = run(7), run(7), run(8)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("options", [
+    {"optimizer": "adam", "lr": 0.05},
+    {"pooling": "max"},
+    {"init": "style", "tv_weight": 1e6},
+    {"content_layers": ("conv2_2",), "style_layers": ("conv1_1", "conv2_1")},
+])
+def test_options_run_and_reduce_the_loss(real_weights, tubingen, starry_night, options):
+    events = list(artstyle.stylize_iter(tubingen, starry_night, weights=real_weights, steps=8, size=48,
+                                        preview_every=0, **options))
+    assert events[-1].losses["total"] < events[0].losses["total"]
+    assert events[-1].image.size == (48, 36)
+    assert all(e.image is None for e in events[:-1])
+
+
+def test_inputs_as_pil_numpy_and_bytes(real_weights, tubingen, starry_night):
+    content = np.asarray(Image.open(tubingen).convert("RGB"))
+    style = starry_night.read_bytes()
+    result = artstyle.stylize(content, style, weights=real_weights, steps=2, size=40)
+    assert isinstance(result, Image.Image) and result.size == (40, 30)
+    buffer = io.BytesIO()
+    result.save(buffer, "PNG")
+    again = artstyle.stylize(Image.open(io.BytesIO(buffer.getvalue())), starry_night, weights=real_weights,
+                             steps=1, size=32)
+    assert again.size == (32, 24)
+
+
+def test_network_is_truncated_after_the_deepest_layer(real_weights):
+    model = VGGFeatures(real_weights, ("conv4_2", "conv1_1"))
+    assert model.names[-1] == "conv4_2" and len(model.convs) == 10
+    assert not any(p.requires_grad for p in model.parameters())
+    out = model(torch.rand(1, 3, 32, 32))
+    assert set(out) == {"conv4_2", "conv1_1"} and out["conv4_2"].shape == (1, 512, 4, 4)
+
+
+def test_input_conventions():
+    white = torch.ones(1, 3, 2, 2)
+    caffe = InputNormalization("caffe")(white)
+    assert torch.allclose(caffe[0, :, 0, 0], torch.tensor([255 - 103.939, 255 - 116.779, 255 - 123.68]))
+    tv = InputNormalization("torchvision")(white)
+    assert torch.allclose(tv[0, :, 0, 0], (1 - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225]))
+
+
+def test_invalid_parameters_name_themselves(tubingen, starry_night):
+    cases = {
+        "size": 0, "steps": -1, "style_weight": float("nan"), "content_weight": float("inf"), "optimizer": "sgd",
+        "init": "zeros", "pooling": "min", "style_layers": ("conv9_9",), "device": "tpu", "lr": 0.0, "seed": 1.5,
+    }
+    for name, value in cases.items():
+        with pytest.raises(ValueError, match=name):
+            artstyle.stylize_iter(tubingen, starry_night, **{name: value})
+    with pytest.raises(ValueError, match="unknown parameter.*colour"):
+        artstyle.stylize_iter(tubingen, starry_night, colour=True)
+
+
+def test_params_defaults_are_the_papers():
+    p = StyleParams()
+    assert p.content_layers == ("conv4_2",)
+    assert p.style_layers == ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+    assert p.pooling == "avg" and p.optimizer == "lbfgs"
+    assert p.content_weight / p.style_weight == pytest.approx(1e-3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.size = 3  # type: ignore[misc]
+
+
+def test_unavailable_device_is_a_clear_error(tubingen, starry_night):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        artstyle.stylize_iter(tubingen, starry_night, device="cuda:0")
+    assert artstyle.resolve_device("auto").type in {"cpu", "mps"}

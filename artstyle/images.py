@@ -66,18 +66,23 @@ def load_image(source: ImageInput, *, name: str = "image", max_pixels: int = MAX
 def _read_file(path: Path, name: str) -> bytes:
     # Read the bytes ourselves (at most the cap, so a file growing after stat() cannot get past it): the
     # decoder then never holds a file handle, which animated images would otherwise keep open.
-    if not path.exists():
-        raise ValueError(f"{name}: no such file {str(path)!r}")
-    if not path.is_file():
-        raise ValueError(f"{name}: {str(path)!r} is not a regular file")
-    _check_bytes(path.stat().st_size, name)
+    shown = _shorten(str(path))
     try:
+        if not path.exists():
+            raise ValueError(f"{name}: no such file {shown!r}")
+        if not path.is_file():
+            raise ValueError(f"{name}: {shown!r} is not a regular file")
+        _check_bytes(path.stat().st_size, name)
         with open(path, "rb") as fh:
             data = fh.read(MAX_INPUT_BYTES + 1)
-    except OSError as exc:
-        raise ValueError(f"{name}: cannot read {str(path)!r} ({exc.strerror or exc})") from exc
+    except OSError as exc:  # permission denied, name too long, I/O error
+        raise ValueError(f"{name}: cannot read {shown!r} ({exc.strerror or exc})") from exc
     _check_bytes(len(data), name)
     return data
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-limit // 2 :]}"
 
 
 def _check_bytes(nbytes: int, name: str) -> None:

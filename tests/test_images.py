@@ -177,6 +177,9 @@ def test_empty_file_text_file_and_directory(tmp_path: Path):
     assert "not an image" in load_error(b"<svg xmlns='http://www.w3.org/2000/svg'/>")
     assert "not a regular file" in load_error(tmp_path)
     assert "no such file" in load_error(tmp_path / "missing.jpg")
+    assert "no such file" in load_error("photo\x00.jpg")
+    long_name = load_error("x" * 5000 + ".jpg")  # the OS refuses the name: still one short sentence
+    assert "cannot read" in long_name and "File name too long" in long_name and len(long_name) < 300
 
 
 def test_formats_outside_the_allowlist_are_refused_without_decoding():
@@ -239,6 +242,17 @@ def test_decompression_bomb_headers_are_refused_before_decoding(width, height, w
     message = load_error(data)
     assert words in message
     assert time.perf_counter() - start < 1.0  # refused from the header, never decoded
+
+
+@pytest.mark.parametrize(
+    ("kind", "prefix"), [(b"zTXt", b"Comment\0\0"), (b"iTXt", b"Comment\0\1\0\0\0"), (b"iCCP", b"icc\0\0")]
+)
+def test_png_metadata_zip_bombs_are_refused(kind, prefix):
+    png = encode(quadrants(), "PNG")
+    bomb = png_chunk(kind, prefix + zlib.compress(b"A" * (64 << 20), 9))  # ~64 KB that inflates to 64 MB
+    start = time.perf_counter()
+    assert "too large" in load_error(png[:33] + bomb + png[33:])  # after the 8-byte signature and IHDR
+    assert time.perf_counter() - start < 2.0
 
 
 def test_jpeg_bomb_header_is_refused():

@@ -59,7 +59,7 @@ def load_image(source: ImageInput, *, name: str = "image", max_pixels: int = MAX
         return _to_srgb_rgb(image, name)
     except _DECODE_ERRORS as exc:  # truncated or corrupt data surfaces on decode
         if isinstance(source, Image.Image):
-            raise ValueError(f"{name}: this {image.mode} image could not be converted to RGB ({exc})") from exc
+            raise ValueError(f"{name}: this {image.mode} PIL image could not be read as RGB ({exc})") from exc
         raise ValueError(f"{name} could not be decoded ({exc}); the file may be truncated or corrupt") from exc
 
 
@@ -89,7 +89,7 @@ def _check_bytes(nbytes: int, name: str) -> None:
     if nbytes == 0:
         raise ValueError(f"{name} is an empty file")
     if nbytes > MAX_INPUT_BYTES:
-        raise ValueError(f"{name} is {nbytes / 2**20:.0f} MB; the limit is {MAX_INPUT_BYTES // 2**20} MB")
+        raise ValueError(f"{name} is {nbytes / 2**20:.1f} MB; the limit is {MAX_INPUT_BYTES / 2**20:g} MB")
 
 
 def _open(data: bytes, name: str) -> Image.Image:
@@ -196,6 +196,11 @@ def _high_depth_to_l(image: Image.Image, name: str) -> Image.Image:
     elif image.mode == "I":
         # 32-bit integers: Pillow opens some 16-bit files (PNG, TIFF) this way; 8-bit data stays 8-bit.
         array = np.clip(array, 0, 65535).astype(np.uint16 if array.max() > 255 else np.uint8)
+    else:
+        # Float files (mode F) carry no scale: 0-1 data is taken as 0-1, anything larger on Pillow's own
+        # 0-255 scale; NaN reads as black. Lenient on purpose: a file is not a programmer's array.
+        array = np.nan_to_num(array.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+        array = np.clip(array / 255.0 if array.max() > 1 + _FLOAT_SLACK else array, 0.0, 1.0)
     return Image.fromarray(_array_to_uint8(array, name), "L")
 
 

@@ -5,6 +5,7 @@ Every file here is generated in memory or in tmp_path: no image from ../shared i
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import time
@@ -249,10 +250,15 @@ def test_decompression_bomb_headers_are_refused_before_decoding(width, height, w
 )
 def test_png_metadata_zip_bombs_are_refused(kind, prefix):
     png = encode(quadrants(), "PNG")
-    bomb = png_chunk(kind, prefix + zlib.compress(b"A" * (64 << 20), 9))  # ~64 KB that inflates to 64 MB
+    bomb = png_chunk(kind, prefix + _inflates_to_64mb())
     start = time.perf_counter()
     assert "too large" in load_error(png[:33] + bomb + png[33:])  # after the 8-byte signature and IHDR
     assert time.perf_counter() - start < 2.0
+
+
+@functools.cache
+def _inflates_to_64mb() -> bytes:
+    return zlib.compress(b"A" * (64 << 20), 9)  # ~64 KB
 
 
 def test_jpeg_bomb_header_is_refused():
@@ -260,6 +266,14 @@ def test_jpeg_bomb_header_is_refused():
     sof = jpeg.index(b"\xff\xc0")
     jpeg[sof + 5 : sof + 9] = struct.pack(">HH", 65000, 65000)  # height, width
     assert "absurd dimensions" in load_error(bytes(jpeg))
+
+
+def test_truncated_file_opened_by_the_caller_is_refused(tmp_path: Path):
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    path = tmp_path / "cut.png"
+    path.write_bytes(encode(noise, "PNG")[:3000])
+    with Image.open(path) as lazy:  # PIL opens lazily: the damage shows when load_image decodes it
+        assert "PIL image could not be read as RGB (image file is truncated)" in load_error(lazy)
 
 
 def test_pixel_cap_applies_to_pil_images_and_arrays():
@@ -312,7 +326,9 @@ def test_cmyk_jpeg_keeps_its_colours():
         ("1", 0, (0, 0, 0)),
         ("I", 300, (1, 1, 1)),  # 32-bit int holding 16-bit data
         ("I", 200, (200, 200, 200)),  # 32-bit int holding 8-bit data
-        ("F", 0.25, (64, 64, 64)),
+        ("F", 0.25, (64, 64, 64)),  # float 0-1
+        ("F", 200.0, (200, 200, 200)),  # float on Pillow's 0-255 scale
+        ("F", float("nan"), (0, 0, 0)),
         ("YCbCr", (76, 85, 255), (254, 0, 0)),
         ("HSV", (0, 255, 255), (255, 0, 0)),
         ("LAB", (128, 128, 128), (119, 119, 119)),  # L* = 50 grey, through a real Lab -> sRGB conversion

@@ -225,3 +225,23 @@ def test_cli_end_to_end_writes_a_jpeg(capsys, tmp_path: Path):
     assert code == 0, capsys.readouterr().err
     with Image.open(out) as result:
         assert result.format == "JPEG" and result.size == (32, 26)
+
+
+@pytest.mark.skipif(not REAL_WEIGHTS.is_file(), reason=f"real VGG19 weights expected at {REAL_WEIGHTS}")
+@pytest.mark.parametrize(
+    "extreme",
+    [
+        {"lr": 1e12},  # L-BFGS steps far past the pixel range
+        {"style_weight": 1e12, "content_weight": 0.0, "init": "noise"},
+        {"content_weight": 1e-12, "style_weight": 1e-12, "tv_weight": 1e12, "optimizer": "adam", "lr": 1e12},
+    ],
+)
+def test_extreme_but_valid_values_give_finite_losses_and_an_image(extreme):
+    """The largest values validation lets through must not produce NaN losses or a crash."""
+    rng = np.random.default_rng(0)
+    content, style = rng.random((32, 32, 3)), rng.random((32, 32, 3))
+    events = list(
+        artstyle.stylize_iter(content, style, weights=REAL_WEIGHTS, size=32, steps=3, device="cpu", **extreme)
+    )
+    assert events[-1].done and events[-1].image.size == (32, 32)
+    assert all(math.isfinite(v) for e in events for v in e.losses.values()), [e.losses for e in events]

@@ -75,6 +75,14 @@ def test_missing_local_file_names_the_environment_variables(tmp_path: Path, monk
         artstyle.stylize_iter(torch.rand(32, 32, 3).numpy(), torch.rand(32, 32, 3).numpy(), size=32)
 
 
+@pytest.mark.parametrize("source", [123, 1.5, b"vgg19.safetensors", ["vgg19.safetensors"], object()])
+def test_wrong_typed_sources(source):
+    assert "weights must be a .safetensors path or a Hub id" in weights_error(source)
+    image = torch.rand(32, 32, 3).numpy()
+    with pytest.raises(WeightsError, match="weights must be"):  # the engine's memoised path too
+        artstyle.stylize_iter(image, image, weights=source, size=32)
+
+
 def test_unparseable_sources():
     for spec in ("not a repo id", "a/b/c/d", "vgg19.SAFETENSORS", "", "../../etc/passwd"):
         assert "cannot read weights source" in weights_error(spec), spec

@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Everything that can be checked before the run is: parameters, then the output path (before a
         # weights download or a long optimisation is spent on a result that could not be saved).
         params = _params(args)
-        output = _check_output(Path(args.output))
+        output = _check_output(Path(args.output), inputs=(args.content, args.style))
         events = stylize_iter(args.content, args.style, weights=args.weights, params=params)
     except (ValueError, WeightsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -117,7 +117,7 @@ def _params(args: argparse.Namespace) -> StyleParams:
         raise ValueError(re.sub(rf"\b({names})\b", lambda m: "--" + m[1].replace("_", "-"), str(exc))) from None
 
 
-def _check_output(output: Path) -> Path:
+def _check_output(output: Path, *, inputs: tuple[str, ...]) -> Path:
     if output.suffix.lower() not in OUTPUT_EXTENSIONS:
         raise ValueError(
             f"--output {str(output)!r}: unknown image extension {output.suffix or '(none)'!r}; "
@@ -125,6 +125,8 @@ def _check_output(output: Path) -> Path:
         )
     if output.is_dir():
         raise ValueError(f"--output {str(output)!r} is a directory; give a file name such as out.png")
+    if output.exists() and any(Path(i).exists() and output.samefile(i) for i in inputs):
+        raise ValueError(f"--output {str(output)!r} is one of the input images; choose another file name")
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         # Probe with a real file: os.access() says yes to root and knows nothing of read-only mounts.

@@ -180,6 +180,33 @@ def test_cli_unwritable_outputs_are_refused_before_running(capsys, tmp_path: Pat
     assert code == 2 and "is a directory" in err
 
 
+def test_cli_refuses_to_overwrite_an_input(capsys, tmp_path: Path):
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (32, 32)).save(photo)
+    before = photo.read_bytes()
+    code = main([str(photo), "style.jpg", "-o", str(tmp_path / "." / "photo.png")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "is one of the input images" in err
+    assert photo.read_bytes() == before
+
+
+def test_cli_ctrl_c_stops_the_run_and_writes_nothing(capsys, tmp_path: Path, monkeypatch):
+    closed = []
+
+    def interrupted_run(*args, **kwargs):
+        try:
+            yield artstyle.Progress(step=1, total=5, losses={"total": 1.0})
+            raise KeyboardInterrupt
+        finally:
+            closed.append(True)
+
+    monkeypatch.setattr("artstyle.__main__.stylize_iter", interrupted_run)
+    out = tmp_path / "out.png"
+    assert main(["c.jpg", "s.jpg", "-o", str(out), "-q"]) == 130
+    assert closed == [True] and not out.exists()
+    assert capsys.readouterr().err.strip() == "error: interrupted; nothing written"
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes through file permissions")
 def test_cli_read_only_directory_is_refused(capsys, tmp_path: Path):
     locked = tmp_path / "locked"

@@ -99,7 +99,8 @@ def _open(data: bytes, name: str) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check pixels ourselves
             image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except Image.DecompressionBombError as exc:
-        raise ValueError(f"{name} declares absurd dimensions ({exc}); refusing to decode it") from exc
+        # Pillow's own guard (twice its MAX_IMAGE_PIXELS) fired while reading the header: nothing decoded yet.
+        raise ValueError(f"{name} declares absurd dimensions (a decompression bomb?); refusing to decode it") from exc
     except UnidentifiedImageError as exc:
         raise ValueError(
             f"{name} is not an image in a supported format ({', '.join(ALLOWED_FORMATS)}), or is corrupt"

@@ -421,6 +421,14 @@ def test_animated_images_give_their_first_frame(fmt):
         assert r > 180 and g < 20 and b < 20, (fmt, (r, g, b))
 
 
+def test_multi_picture_jpeg_from_a_camera_gives_its_first_picture():
+    first, second = Image.new("RGB", (32, 24), (200, 0, 0)), Image.new("RGB", (32, 24), (0, 200, 0))
+    data = encode(first, "MPO", save_all=True, append_images=[second])
+    assert Image.open(io.BytesIO(data)).format == "MPO"  # Pillow's name for it; opened via the JPEG decoder
+    r, g, b = load_image(data).getpixel((16, 12))
+    assert r > 180 and g < 20 and b < 20
+
+
 # ---------------------------------------------------------------- colour profiles
 
 

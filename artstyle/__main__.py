@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import re
 import sys
+import tempfile
 import types
 import typing
 from collections.abc import Sequence
@@ -36,8 +39,19 @@ def _option_type(annotation: Any) -> tuple[Any, dict[str, Any]]:
     return annotation, {}
 
 
+#: What the CLI writes: formats that store an RGB picture as is. Pillow registers far more extensions
+#: (.pdf, .eps, .psd, ...), several of which it cannot write or would write surprisingly.
+OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> typing.NoReturn:
+        # One line instead of argparse's full usage block (dozens of options): the error is what matters.
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m artstyle",
         description="Neural style transfer (Gatys, Ecker & Bethge 2015): paint CONTENT in the style of STYLE.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -70,25 +84,72 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    output = Path(args.output)
-    if output.suffix.lower() not in Image.registered_extensions():
-        print(f"error: cannot write {output}: unknown image extension (use .png, .jpg or .webp)", file=sys.stderr)
-        return 2
-    params = {f.name: getattr(args, f.name) for f in dataclasses.fields(StyleParams)}
     try:
-        events = stylize_iter(args.content, args.style, weights=args.weights, **params)
+        # Everything that can be checked before the run is: parameters, then the output path (before a
+        # weights download or a long optimisation is spent on a result that could not be saved).
+        params = _params(args)
+        output = _check_output(Path(args.output), inputs=(args.content, args.style))
+        events = stylize_iter(args.content, args.style, weights=args.weights, params=params)
     except (ValueError, WeightsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     result = None
-    with tqdm(disable=args.quiet, unit="it", desc="stylizing") as bar:
-        for event in events:
-            bar.total = event.total
-            bar.update(event.step - bar.n)
-            bar.set_postfix(loss=f"{event.losses['total']:.3g}", refresh=False)
-            result = event.image if event.done else result
-    output.parent.mkdir(parents=True, exist_ok=True)
-    result.save(output)
+    try:
+        with tqdm(disable=args.quiet, unit="it", desc="stylizing") as bar:
+            for event in events:
+                bar.total = event.total
+                bar.update(event.step - bar.n)
+                bar.set_postfix(loss=f"{event.losses['total']:.3g}", refresh=False)
+                result = event.image if event.done else result
+    except KeyboardInterrupt:
+        events.close()
+        print("error: interrupted; nothing written", file=sys.stderr)
+        return 130
+    return _save(result, output)
+
+
+def _params(args: argparse.Namespace) -> StyleParams:
+    """Validate the options through `StyleParams`, naming them as options (--style-weight) in errors."""
+    try:
+        return StyleParams(**{f.name: getattr(args, f.name) for f in dataclasses.fields(StyleParams)})
+    except ValueError as exc:
+        names = "|".join(f.name for f in dataclasses.fields(StyleParams))
+        raise ValueError(re.sub(rf"\b({names})\b", lambda m: "--" + m[1].replace("_", "-"), str(exc))) from None
+
+
+def _check_output(output: Path, *, inputs: tuple[str, ...]) -> Path:
+    if output.suffix.lower() not in OUTPUT_EXTENSIONS:
+        raise ValueError(
+            f"--output {str(output)!r}: unknown image extension {output.suffix or '(none)'!r}; "
+            f"use one of {', '.join(OUTPUT_EXTENSIONS)}"
+        )
+    if output.is_dir():
+        raise ValueError(f"--output {str(output)!r} is a directory; give a file name such as out.png")
+    if output.exists() and any(Path(i).exists() and output.samefile(i) for i in inputs):
+        raise ValueError(f"--output {str(output)!r} is one of the input images; choose another file name")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        # Probe with a real file: os.access() says yes to root and knows nothing of read-only mounts.
+        with tempfile.NamedTemporaryFile(dir=output.parent, prefix=".artstyle-probe-"):
+            pass
+        if output.exists() and not os.access(output, os.W_OK):
+            raise PermissionError(13, "the file is read-only")
+    except OSError as exc:
+        raise ValueError(f"--output {str(output)!r} cannot be written: {exc.strerror or exc}") from None
+    return output
+
+
+def _save(result: Image.Image | None, output: Path) -> int:
+    assert result is not None  # the last event of a finished run carries the result
+    try:
+        result.save(output)
+    except (OSError, ValueError) as exc:
+        # The run is done and may have taken long: keep the picture somewhere rather than lose it.
+        fd, rescue = tempfile.mkstemp(prefix="artstyle-", suffix=".png")
+        with os.fdopen(fd, "wb") as fh:
+            result.save(fh, "PNG")
+        print(f"error: could not write {output} ({exc}); the result was saved to {rescue}", file=sys.stderr)
+        return 1
     print(f"wrote {output} ({result.width}x{result.height})", file=sys.stderr)
     return 0
 

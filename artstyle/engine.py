@@ -13,6 +13,7 @@ from PIL import Image
 
 from .features import VGGFeatures
 from .images import ImageInput, fit_long_side, load_image, to_pil, to_tensor
+from .limits import check_fits
 from .losses import content_loss, gram, style_loss, tv_loss
 from .params import StyleParams
 from .weights import VGGWeights, cached_weights
@@ -72,6 +73,7 @@ def stylize_iter(
     device = resolve_device(p.device)
     content_image = fit_long_side(load_image(content, name="content"), p.size, name="content")
     style_image = fit_long_side(load_image(style, name="style"), p.size, name="style")
+    check_fits(content_image.size, p, device)  # refuse now rather than be OOM-killed mid-run
     vgg = weights if isinstance(weights, VGGWeights) else cached_weights(weights)
     return _optimise(content_image, style_image, p, vgg, device)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
 from pathlib import Path
-from typing import Any, Union
+from typing import Union
 
 import numpy as np
 import torch
@@ -24,6 +25,16 @@ MAX_INPUT_PIXELS = 8192 * 8192
 #: Bytes read from a file or accepted as bytes.
 MAX_INPUT_BYTES = 100 * 1024 * 1024
 _MIN_SIDE = 16  # VGG19 pools 4 times before conv5_1: smaller sides leave nothing to compare
+#: The only decoders untrusted bytes reach. Pillow would otherwise also try EPS (which runs Ghostscript),
+#: PSD, PCX, FITS and dozens more rarely-used parsers: each is attack surface a photo upload never needs.
+#: (Multi-picture JPEGs from cameras, Pillow's MPO, are opened by the JPEG decoder.) AVIF is left out on
+#: purpose: fuzzing showed Pillow 12's AVIF decoder raising bare RuntimeErrors on damaged files.
+ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+#: What Pillow's decoders raise on malformed data (the set Pillow's own fuzz tests allow, plus struct.error
+#: from short binary headers); anything else is a bug we want to see, not hide.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, ImageCms.PyCMSError)
+_HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")  # more than 8 bits per sample
+_FLOAT_SLACK = 0.1  # float images slightly outside 0-1 (resampling overshoot) are clipped, not refused
 
 
 def load_image(source: ImageInput, *, name: str = "image", max_pixels: int = MAX_INPUT_PIXELS) -> Image.Image:
@@ -36,38 +47,66 @@ def load_image(source: ImageInput, *, name: str = "image", max_pixels: int = MAX
     elif isinstance(source, np.ndarray):
         image = _from_array(source, name)
     elif isinstance(source, bytes | bytearray | memoryview):
-        image = _open(io.BytesIO(bytes(source)), name, len(source))
+        image = _open(bytes(source), name)
     elif isinstance(source, str | os.PathLike):
-        path = Path(source)
-        if not path.is_file():
-            raise ValueError(f"{name}: no such file {str(path)!r}")
-        image = _open(path, name, path.stat().st_size)
+        image = _open(_read_file(Path(source), name), name)
     else:
         raise ValueError(
             f"{name} must be a PIL image, a file path, bytes or a numpy array, got {type(source).__name__}"
         )
     _check_pixels(image, name, max_pixels)
     try:
-        return _to_srgb_rgb(image)
-    except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data surfaces on decode
+        return _to_srgb_rgb(image, name)
+    except _DECODE_ERRORS as exc:  # truncated or corrupt data surfaces on decode
+        if isinstance(source, Image.Image):
+            raise ValueError(f"{name}: this {image.mode} PIL image could not be read as RGB ({exc})") from exc
         raise ValueError(f"{name} could not be decoded ({exc}); the file may be truncated or corrupt") from exc
 
 
-def _open(fp: Any, name: str, nbytes: int) -> Image.Image:
+def _read_file(path: Path, name: str) -> bytes:
+    # Read the bytes ourselves (at most the cap, so a file growing after stat() cannot get past it): the
+    # decoder then never holds a file handle, which animated images would otherwise keep open.
+    shown = _shorten(str(path))
+    try:
+        if not path.exists():
+            raise ValueError(f"{name}: no such file {shown!r}")
+        if not path.is_file():
+            raise ValueError(f"{name}: {shown!r} is not a regular file")
+        _check_bytes(path.stat().st_size, name)
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:  # permission denied, name too long, I/O error
+        raise ValueError(f"{name}: cannot read {shown!r} ({exc.strerror or exc})") from exc
+    _check_bytes(len(data), name)
+    return data
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-limit // 2 :]}"
+
+
+def _check_bytes(nbytes: int, name: str) -> None:
     if nbytes == 0:
         raise ValueError(f"{name} is an empty file")
     if nbytes > MAX_INPUT_BYTES:
-        raise ValueError(f"{name} is {nbytes / 2**20:.0f} MB; the limit is {MAX_INPUT_BYTES // 2**20} MB")
+        raise ValueError(f"{name} is {nbytes / 2**20:.1f} MB; the limit is {MAX_INPUT_BYTES / 2**20:g} MB")
+
+
+def _open(data: bytes, name: str) -> Image.Image:
+    _check_bytes(len(data), name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check pixels ourselves
-            image = Image.open(fp)
+            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except Image.DecompressionBombError as exc:
-        raise ValueError(f"{name} declares absurd dimensions ({exc}); refusing to decode it") from exc
+        # Pillow's own guard (twice its MAX_IMAGE_PIXELS) fired while reading the header: nothing decoded yet.
+        raise ValueError(f"{name} declares absurd dimensions (a decompression bomb?); refusing to decode it") from exc
     except UnidentifiedImageError as exc:
-        raise ValueError(f"{name} is not an image file Pillow can read (JPEG, PNG, WebP, GIF, BMP, TIFF, ...)") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(f"{name} could not be opened: {exc}") from exc
+        raise ValueError(
+            f"{name} is not an image in a supported format ({', '.join(ALLOWED_FORMATS)}), or is corrupt"
+        ) from exc
+    except _DECODE_ERRORS as exc:
+        raise ValueError(f"{name} could not be opened ({exc}); the file may be truncated or corrupt") from exc
     return image
 
 
@@ -86,43 +125,84 @@ def _from_array(array: np.ndarray, name: str) -> Image.Image:
     if array.ndim == 2:
         array = array[..., None]
     if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
-        raise ValueError(f"{name}: a numpy image must be HxW, HxWx1, HxWx3 or HxWx4, got shape {array.shape}")
-    if array.dtype == np.uint8:
-        data = array
-    elif np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all():
-            raise ValueError(f"{name}: the numpy image contains NaN or infinite values")
-        data = (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)  # floats are taken as 0-1
-    elif array.dtype == np.uint16:
-        data = (array >> 8).astype(np.uint8)
-    else:
-        raise ValueError(f"{name}: numpy images must be uint8, uint16 or float in 0-1, got {array.dtype}")
+        raise ValueError(
+            f"{name}: a numpy image must be HxW, HxWx1, HxWx3 or HxWx4 (channels last), got shape {array.shape}"
+        )
+    if array.size == 0:
+        raise ValueError(f"{name} has no pixels (numpy shape {array.shape})")
+    data = _array_to_uint8(array, name)
     mode = {1: "L", 3: "RGB", 4: "RGBA"}[data.shape[2]]
-    return Image.fromarray(np.ascontiguousarray(data.squeeze(2) if mode == "L" else data), mode)
+    return Image.fromarray(np.ascontiguousarray(data[..., 0] if mode == "L" else data), mode)
 
 
-def _to_srgb_rgb(image: Image.Image) -> Image.Image:
+def _array_to_uint8(array: np.ndarray, name: str) -> np.ndarray:
+    """uint8 as is; uint16 scaled from 0-65535; floats taken as 0-1; other integers accepted in 0-255."""
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.uint16:
+        return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name}: the image contains NaN or infinite values")
+        lo, hi = float(array.min()), float(array.max())
+        if lo < -_FLOAT_SLACK or hi > 1 + _FLOAT_SLACK:
+            raise ValueError(
+                f"{name}: float images must hold values in 0-1, got {lo:g} to {hi:g} (divide 0-255 data by 255)"
+            )
+        return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    if np.issubdtype(array.dtype, np.integer):  # bool is not an integer dtype to numpy: refused below
+        lo, hi = int(array.min()), int(array.max())
+        if lo < 0 or hi > 255:
+            raise ValueError(f"{name}: {array.dtype} images must hold values in 0-255, got {lo} to {hi}")
+        return array.astype(np.uint8)
+    raise ValueError(
+        f"{name}: numpy images must be uint8, uint16, integers in 0-255 or floats in 0-1, got {array.dtype}"
+    )
+
+
+def _to_srgb_rgb(image: Image.Image, name: str) -> Image.Image:
     if getattr(image, "is_animated", False):
         image.seek(0)  # animated GIF/WebP/PNG: the first frame
     image.load()
-    image = ImageOps.exif_transpose(image) or image
+    image = _upright(image)
     icc = image.info.get("icc_profile")
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        image = _sixteen_bit_to_l(image)
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode in _HIGH_DEPTH_MODES:
+        image = _high_depth_to_l(image, name)
+    if image.has_transparency_data:
         image = _flatten_alpha(image.convert("RGBA"))
-    if icc and image.mode in ("RGB", "CMYK", "L"):
+    elif image.mode == "LAB":
+        return _lab_to_srgb(image)
+    elif image.mode not in ("RGB", "L", "CMYK"):
+        image = image.convert("RGB")  # P, 1, YCbCr, HSV, ...: their ICC profile (if any) is an RGB one
+    if icc:
         converted = _icc_to_srgb(image, icc)
         if converted is not None:
             return converted
     return image.convert("RGB")
 
 
-def _sixteen_bit_to_l(image: Image.Image) -> Image.Image:
-    # Pillow's convert("L") clips 16-bit values at 255 instead of scaling them: scale ourselves.
-    array = np.asarray(image, dtype=np.uint32)
-    peak = 65535 if array.max() > 255 else 255
-    return Image.fromarray((array * 255 // peak).astype(np.uint8), "L")
+def _upright(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation (phones store photos sideways and set a tag); broken EXIF is ignored."""
+    try:
+        return ImageOps.exif_transpose(image) or image
+    except _DECODE_ERRORS:
+        return image
+
+
+def _high_depth_to_l(image: Image.Image, name: str) -> Image.Image:
+    # Pillow's convert("L") clips 16-bit and float values at 255 instead of scaling them: scale ourselves.
+    array = np.asarray(image)
+    if image.mode.startswith("I;16"):
+        array = array.astype(np.uint16)
+    elif image.mode == "I":
+        # 32-bit integers: Pillow opens some 16-bit files (PNG, TIFF) this way; 8-bit data stays 8-bit.
+        array = np.clip(array, 0, 65535).astype(np.uint16 if array.max() > 255 else np.uint8)
+    else:
+        # Float files (mode F) carry no scale: 0-1 data is taken as 0-1, anything larger on Pillow's own
+        # 0-255 scale; NaN reads as black. Lenient on purpose: a file is not a programmer's array.
+        array = np.nan_to_num(array.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+        array = np.clip(array / 255.0 if array.max() > 1 + _FLOAT_SLACK else array, 0.0, 1.0)
+    return Image.fromarray(_array_to_uint8(array, name), "L")
 
 
 def _flatten_alpha(rgba: Image.Image) -> Image.Image:
@@ -130,13 +210,19 @@ def _flatten_alpha(rgba: Image.Image) -> Image.Image:
     return Image.alpha_composite(background, rgba).convert("RGB")
 
 
+def _lab_to_srgb(image: Image.Image) -> Image.Image:
+    # Pillow's convert() copies LAB channels into RGB unchanged; CIELab TIFFs need a real conversion.
+    lab, srgb = ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB")
+    return ImageCms.profileToProfile(image, lab, srgb, outputMode="RGB")
+
+
 def _icc_to_srgb(image: Image.Image, icc: bytes) -> Image.Image | None:
     try:
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         dst = ImageCms.createProfile("sRGB")
         return ImageCms.profileToProfile(image, src, dst, outputMode="RGB")
-    except (ImageCms.PyCMSError, OSError, ValueError):
-        return None  # a broken profile is ignored rather than failing the image
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None  # a broken or mismatched profile is ignored rather than failing the image
 
 
 def fit_long_side(image: Image.Image, size: int, *, name: str = "image") -> Image.Image:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -87,20 +88,20 @@ class StyleParams:
     device: str = field(default="auto", metadata=_help("auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps."))
 
     def __post_init__(self) -> None:
-        _check_int("size", self.size, 16, MAX_SIZE)
-        _check_int("steps", self.steps, 1, MAX_STEPS)
-        _check_float("content_weight", self.content_weight)
-        _check_float("style_weight", self.style_weight)
-        _check_float("tv_weight", self.tv_weight)
+        _set(self, "size", _check_int("size", self.size, 16, MAX_SIZE))
+        _set(self, "steps", _check_int("steps", self.steps, 1, MAX_STEPS))
+        _set(self, "content_weight", _check_float("content_weight", self.content_weight))
+        _set(self, "style_weight", _check_float("style_weight", self.style_weight))
+        _set(self, "tv_weight", _check_float("tv_weight", self.tv_weight))
         if self.lr is not None:
-            _check_float("lr", self.lr, positive=True)
+            _set(self, "lr", _check_float("lr", self.lr, positive=True))
         if self.content_weight == 0 and self.style_weight == 0:
             raise ValueError("content_weight and style_weight are both 0: at least one must be positive")
         _check_choice("optimizer", self.optimizer, Optimizer)
         _check_choice("init", self.init, Init)
         _check_choice("pooling", self.pooling, Pooling)
-        _check_int("seed", self.seed, 0, 2**63 - 1)
-        _check_int("preview_every", self.preview_every, 0, MAX_STEPS)
+        _set(self, "seed", _check_int("seed", self.seed, 0, 2**63 - 1))
+        _set(self, "preview_every", _check_int("preview_every", self.preview_every, 0, MAX_STEPS))
         _set(self, "content_layers", _check_layers("content_layers", self.content_layers))
         _set(self, "style_layers", _check_layers("style_layers", self.style_layers))
         if not self.content_layers and not self.style_layers:
@@ -115,6 +116,8 @@ class StyleParams:
         unknown = sorted(set(overrides) - names)
         if unknown:
             raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}")
+        if params is not None and not isinstance(params, StyleParams):
+            raise ValueError(f"params must be a StyleParams (or None), got {type(params).__name__}")
         base = params if params is not None else cls()
         return dataclasses.replace(base, **overrides)
 
@@ -126,24 +129,31 @@ def _set(obj: StyleParams, name: str, value: Any) -> None:
     object.__setattr__(obj, name, value)  # normalising a frozen dataclass field during validation
 
 
-def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
+def _check_int(name: str, value: Any, lo: int, hi: int) -> int:
+    # numbers.Integral admits numpy integers (a sweep over np.arange); bool is an int to Python, refused.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, float) and value.is_integer():
             raise ValueError(f"{name} must be an integer, got the float {value!r}")
         raise ValueError(f"{name} must be an integer between {lo} and {hi}, got {value!r}")
     if not lo <= value <= hi:
         raise ValueError(f"{name} must be between {lo} and {hi}, got {value}")
+    return int(value)
 
 
-def _check_float(name: str, value: Any, *, positive: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def _check_float(name: str, value: Any, *, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number, got {value!r}")
+    try:
+        value = float(value)
+    except OverflowError:  # an int (or Fraction) beyond float range, e.g. 10**400
+        raise ValueError(f"{name} must be at most 1e12, got a number too large for a float") from None
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     if value < 0 or (positive and value == 0):
         raise ValueError(f"{name} must be {'> 0' if positive else '>= 0'}, got {value!r}")
     if value > 1e12:
         raise ValueError(f"{name} must be at most 1e12, got {value!r}")
+    return value
 
 
 def _check_choice(name: str, value: Any, literal: Any) -> None:
@@ -153,7 +163,7 @@ def _check_choice(name: str, value: Any, literal: Any) -> None:
 
 
 def _check_layers(name: str, value: Any) -> tuple[str, ...]:
-    layers = tuple(value.split(",")) if isinstance(value, str) else value
+    layers = tuple(x for x in value.split(",") if x.strip()) if isinstance(value, str) else value
     if not isinstance(layers, tuple | list) or not all(isinstance(x, str) for x in layers):
         raise ValueError(f"{name} must be a list of layer names like 'conv4_2', got {value!r}")
     layers = tuple(x.strip() for x in layers)

@@ -68,6 +68,7 @@ class HubFile:
 
 def parse_source(spec: str | os.PathLike[str] | None) -> Path | HubFile:
     """Interpret a weights source: None (env var or default), a local path, or a Hub spec."""
+    _check_type(spec)
     if spec is None:
         spec = os.environ.get(ENV_WEIGHTS) or DEFAULT_REPO
     text = os.fspath(spec).strip()
@@ -83,6 +84,13 @@ def parse_source(spec: str | os.PathLike[str] | None) -> Path | HubFile:
             "REPO_ID[:FILENAME][@REVISION], e.g. timm/vgg19.tv_in1k:model.safetensors"
         )
     return HubFile(match["repo"], match["file"] or DEFAULT_FILENAME, match["rev"])
+
+
+def _check_type(spec: object) -> None:
+    if spec is not None and not isinstance(spec, str | os.PathLike):
+        raise WeightsError(
+            f"weights must be a .safetensors path or a Hub id REPO_ID[:FILENAME][@REVISION], got {type(spec).__name__}"
+        )
 
 
 def _check_local(path: Path) -> Path:
@@ -159,6 +167,7 @@ def cached_weights(
     The key includes the environment variable and, for local files, their size and mtime, so a
     replaced file or a changed ARTSTYLE_WEIGHTS is picked up.
     """
+    _check_type(source)
     spec = os.fspath(source) if source is not None else os.environ.get(ENV_WEIGHTS)
     where = parse_source(spec)
     stamp = (where.stat().st_size, where.stat().st_mtime_ns) if isinstance(where, Path) else ()

@@ -155,18 +155,24 @@ if spaces is not None:
     optimise = spaces.GPU(duration=_gpu_duration)(optimise)
 
 
-class PhotoInput(gr.Image):
-    """gr.Image whose unreadable uploads fail with one clear sentence instead of an opaque server error."""
+def photo_input(**kwargs: Any) -> gr.Image:
+    """A gr.Image (file path out) whose unreadable uploads fail with one clear sentence, not a server error.
 
-    is_template = True  # rendered by the frontend's Image component
+    Gradio decodes uploads in the component's preprocess, before any handler runs; a subclass would do, but
+    Gradio writes a .pyi stub next to any module defining one, so the instance's method is wrapped instead.
+    """
+    image = gr.Image(type="filepath", image_mode=None, **kwargs)
+    preprocess = image.preprocess
+    label = kwargs.get("label") or "image"
 
-    def preprocess(self, payload: Any) -> Any:
+    def friendly_preprocess(payload: Any) -> Any:
         try:
-            return super().preprocess(payload)
+            return preprocess(payload)
         except (OSError, SyntaxError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
-            raise gr.Error(
-                f"The {self.label or 'image'} is not an image file we can read (JPEG, PNG, WebP, ...)."
-            ) from exc
+            raise gr.Error(f"The {label} is not an image file we can read (JPEG, PNG, WebP, ...).") from exc
+
+    image.preprocess = friendly_preprocess  # type: ignore[method-assign]
+    return image
 
 
 def strength_to_style_weight(strength: float, base: float) -> float:
@@ -447,9 +453,7 @@ def build_demo() -> gr.Blocks:
         )
         with gr.Row(equal_height=False):
             with gr.Column(min_width=300):
-                content = PhotoInput(
-                    label="photo", sources=["upload", "webcam", "clipboard"], type="filepath", image_mode=None
-                )
+                content = photo_input(label="photo", sources=["upload", "webcam", "clipboard"])
                 gallery = gr.Gallery(
                     value=preset_gallery(statuses),
                     label="Pick a painting",
@@ -464,11 +468,8 @@ def build_demo() -> gr.Blocks:
                     choices=[(p.caption, p.id) for p in catalogue], value=first, label="Painting", elem_id="preset"
                 )
                 gr.Markdown(unavailable_note(statuses))
-                style = PhotoInput(
-                    label="style image (optional: your own painting instead)",
-                    sources=["upload", "clipboard"],
-                    type="filepath",
-                    image_mode=None,
+                style = photo_input(
+                    label="style image (optional: your own painting instead)", sources=["upload", "clipboard"]
                 )
                 style_strength = gr.Slider(
                     0, 10, value=STRENGTH_DEFAULT, step=0.5, label="Style strength",

@@ -35,8 +35,9 @@ def served(tmp_path_factory):
         ARTSTYLE_PRESETS_DIR=str(STYLES),
         GRADIO_TEMP_DIR=str(tmp_path_factory.mktemp("gradio")),
     )
-    import app
     from gradio_client import Client
+
+    import app
 
     demo = app.build_demo()
     port = _free_port()

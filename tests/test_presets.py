@@ -29,7 +29,7 @@ def test_catalogue_is_valid_and_has_the_papers_paintings():
     catalogue = load_catalogue()
     assert len(catalogue) >= 10
     ids = {p.id for p in catalogue}
-    assert PAPER_PAINTINGS <= ids
+    assert ids >= PAPER_PAINTINGS
     assert {p.id for p in catalogue if p.in_paper} == PAPER_PAINTINGS
     for preset in catalogue:
         assert preset.source_url.startswith("https://upload.wikimedia.org/wikipedia/")

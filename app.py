@@ -55,6 +55,11 @@ SETUP_S = 3.0
 # Controls on the main panel or set by the app itself; every other StyleParams field goes under "Advanced".
 MAIN_FIELDS = ("size", "steps", "style_weight", "seed", "preserve_color", "scales")
 APP_FIELDS = ("device", "preview_every")
+EXAMPLE_PAIRS = (  # (content preset id, style preset id)
+    ("great_wave", "starry_night"),
+    ("water_lilies", "the_scream"),
+    ("wheat_field_with_cypresses", "composition_vii"),
+)
 PARAM_FIELDS = {f.name: f for f in dataclasses.fields(StyleParams)}
 
 
@@ -88,6 +93,8 @@ def estimate_seconds(size: float, steps: float, device_type: str) -> float:
 
 
 def describe_device(names: list[str]) -> str:
+    if spaces is not None and os.environ.get("SPACES_ZERO_GPU"):
+        return "ZeroGPU (a GPU lent per run)"  # the main process must not query CUDA on ZeroGPU
     if names[0].startswith("cuda"):
         label = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "GPU"
         return f"{len(names)} × {label}" if len(names) > 1 else label
@@ -416,6 +423,13 @@ def unavailable_note(statuses: list[PresetStatus]) -> str:
     return ("Unavailable right now: " + "; ".join(missing)) if missing else ""
 
 
+def example_rows(statuses: list[PresetStatus]) -> list[list[str]]:
+    """Content + preset pairs whose images are at hand. The content photos of ../shared may not be
+    published, so public-domain paintings from the catalogue stand in for the photo."""
+    paths = {s.preset.id: str(s.path) for s in statuses if s.path is not None}
+    return [[paths[content], preset] for content, preset in EXAMPLE_PAIRS if content in paths and preset in paths]
+
+
 def _resolve_presets(catalogue: tuple[Preset, ...]) -> list[PresetStatus]:
     # Fetch in parallel: on first start this downloads the paintings once; later starts read the cache.
     from concurrent.futures import ThreadPoolExecutor
@@ -453,12 +467,11 @@ def build_demo() -> gr.Blocks:
         )
         with gr.Row(equal_height=False):
             with gr.Column(min_width=300):
-                content = photo_input(label="photo", sources=["upload", "webcam", "clipboard"])
+                content = photo_input(label="photo", sources=["upload", "webcam", "clipboard"], elem_id="content")
                 gallery = gr.Gallery(
                     value=preset_gallery(statuses),
                     label="Pick a painting",
                     columns=5,
-                    height="auto",
                     allow_preview=False,
                     object_fit="cover",
                     interactive=False,
@@ -469,7 +482,10 @@ def build_demo() -> gr.Blocks:
                 )
                 gr.Markdown(unavailable_note(statuses))
                 style = photo_input(
-                    label="style image (optional: your own painting instead)", sources=["upload", "clipboard"]
+                    label="style image (optional: your own painting instead)",
+                    sources=["upload", "clipboard"],
+                    elem_id="style-upload",
+                    height=160,
                 )
                 style_strength = gr.Slider(
                     0, 10, value=STRENGTH_DEFAULT, step=0.5, label="Style strength",
@@ -477,9 +493,14 @@ def build_demo() -> gr.Blocks:
                 )  # fmt: skip
                 with gr.Row():
                     size = gr.Slider(
-                        64, defaults["max_size"], value=defaults["size"], step=32, label="Output size (px)"
+                        64,
+                        defaults["max_size"],
+                        value=defaults["size"],
+                        step=32,
+                        label="Output size (px)",
+                        elem_id="size",
                     )
-                    steps = gr.Slider(1, 1000, value=defaults["steps"], step=1, label="Steps")
+                    steps = gr.Slider(1, 1000, value=defaults["steps"], step=1, label="Steps", elem_id="steps")
                 with gr.Row():
                     seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
                     preserve_color = (
@@ -505,7 +526,7 @@ def build_demo() -> gr.Blocks:
                 status = gr.Textbox(label="Progress", interactive=False, elem_id="status")
                 download = gr.DownloadButton("Download full-resolution PNG", visible=False)
                 loss_plot = gr.LinePlot(
-                    x="step", y="log10 loss", color="term", label="Loss (log10)", height=220, elem_id="loss"
+                    x="step", y="log10 loss", color="term", label="Loss (log10)", height=260, elem_id="loss"
                 )
                 before_after = gr.ImageSlider(label="Before / after", format="png", interactive=False)
 
@@ -564,6 +585,15 @@ def build_demo() -> gr.Blocks:
         api_button = gr.Button(visible=False)
         api_button.click(api_stylize, inputs=inputs, outputs=[result], api_name="stylize", **concurrency)
 
+        rows = example_rows(statuses)
+        if rows:  # loaded on click, never run (or cached) at start-up
+            gr.Examples(
+                rows,
+                inputs=[content, preset],
+                label="Examples (public-domain paintings standing in for the photo, so results are publishable)",
+                cache_examples=False,
+            )
+
         def pick(evt: gr.SelectData):
             return catalogue[evt.index].id, None  # a picked painting replaces an uploaded style image
 
@@ -587,10 +617,11 @@ def _add_preserve_color(extra: dict[str, Any], value: Any) -> None:
 
 
 def _loss_rows(event: artstyle.Progress) -> list[dict[str, Any]]:
+    # Zero terms (the content loss at step 1 of a content-initialised run) have no logarithm: left out.
     return [
-        {"step": event.step, "term": term, "log10 loss": math.log10(max(event.losses[term], 1e-30))}
+        {"step": event.step, "term": term, "log10 loss": math.log10(event.losses[term])}
         for term in ("total", "content", "style")
-        if term in event.losses
+        if event.losses.get(term, 0.0) > 0.0
     ]
 
 

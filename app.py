@@ -60,6 +60,7 @@ EXAMPLE_PAIRS = (  # (content preset id, style preset id)
     ("water_lilies", "the_scream"),
     ("wheat_field_with_cypresses", "composition_vii"),
 )
+LOSS_COLOURS = {"total": "#1f77b4", "style": "#ff7f0e", "content": "#d62728"}
 PARAM_FIELDS = {f.name: f for f in dataclasses.fields(StyleParams)}
 
 
@@ -472,6 +473,7 @@ def build_demo() -> gr.Blocks:
                     value=preset_gallery(statuses),
                     label="Pick a painting",
                     columns=5,
+                    height=270,  # two rows of thumbnails on a desktop; scrolls on a phone
                     allow_preview=False,
                     object_fit="cover",
                     interactive=False,
@@ -526,7 +528,13 @@ def build_demo() -> gr.Blocks:
                 status = gr.Textbox(label="Progress", interactive=False, elem_id="status")
                 download = gr.DownloadButton("Download full-resolution PNG", visible=False)
                 loss_plot = gr.LinePlot(
-                    x="step", y="log10 loss", color="term", label="Loss (log10)", height=260, elem_id="loss"
+                    x="step",
+                    y="log10 loss",
+                    color="term",
+                    color_map=LOSS_COLOURS,
+                    label="Loss, log10 (blue: total, orange: style, red: content)",
+                    height=260,
+                    elem_id="loss",
                 )
                 before_after = gr.ImageSlider(label="Before / after", format="png", interactive=False)
 

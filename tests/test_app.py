@@ -160,13 +160,13 @@ def test_cpu_defaults_take_about_a_minute():
     assert 30 <= app.estimate_seconds(defaults["size"], defaults["steps"], "cpu") <= 120
 
 
-def test_embeddable_in_another_blocks_and_fastapi():
+def test_embeddable_in_another_blocks_and_fastapi(monkeypatch):
     import fastapi
     import gradio as gr
 
     import app
 
-    os.environ.setdefault("ARTSTYLE_PRESETS_DIR", str(STYLES))
+    monkeypatch.setenv("ARTSTYLE_PRESETS_DIR", str(STYLES))
     inner = app.build_demo()
     with gr.Blocks() as outer:
         gr.Markdown("host app")

@@ -1,0 +1,176 @@
+"""The Gradio app, launched in-process and driven through gradio_client like any API user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+WEIGHTS = SHARED / "models" / "vgg19-caffe-features-fp16.safetensors"
+STYLES = SHARED / "images" / "styles"
+pytestmark = pytest.mark.skipif(
+    not (WEIGHTS.is_file() and STYLES.is_dir()), reason="needs ../shared (VGG19 weights and style images)"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(demo, client) for one app launched in this process with the real weights and local presets."""
+    saved = dict(os.environ)
+    os.environ.update(
+        GRADIO_ANALYTICS_ENABLED="False",
+        ARTSTYLE_WEIGHTS=str(WEIGHTS),
+        ARTSTYLE_PRESETS_DIR=str(STYLES),
+        GRADIO_TEMP_DIR=str(tmp_path_factory.mktemp("gradio")),
+    )
+    from gradio_client import Client
+
+    import app
+
+    demo = app.build_demo()
+    port = _free_port()
+    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, max_file_size=app.MAX_UPLOAD)
+    try:
+        yield demo, Client(f"http://127.0.0.1:{port}/", verbose=False)
+    finally:
+        demo.close()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> str:
+    """A small synthetic photo (4:3): sky, ground and a sun, so that there is content to keep."""
+    image = Image.new("RGB", (160, 120), (90, 140, 220))
+    image.paste((60, 120, 40), (0, 80, 160, 120))
+    image.paste((250, 220, 80), (110, 15, 140, 45))
+    path = tmp_path_factory.mktemp("photo") / "photo.png"
+    image.save(path)
+    return str(path)
+
+
+def _args(photo, *, preset="starry_night", style=None, size=64, steps=10, strength=5, seed=0):
+    from gradio_client import handle_file
+
+    return dict(
+        content=handle_file(photo),
+        style=handle_file(style) if style else None,
+        preset=preset,
+        size=size,
+        steps=steps,
+        style_strength=strength,
+        preserve_color=None,
+        seed=seed,
+        api_name="/stylize",
+    )
+
+
+def test_api_streams_previews_and_ends_with_full_resolution_png(served, photo):
+    demo, client = served
+    outputs = list(client.submit(**_args(photo, preset="the_scream", steps=10)))
+    assert len(outputs) >= 2  # intermediate previews, then the result
+    final = Image.open(outputs[-1])
+    assert final.format == "PNG" and final.size == (64, 48)
+    settings = json.loads(final.text["artstyle"])
+    assert settings["preset"] == "the_scream" and settings["steps"] == 10 and settings["size"] == 64
+    assert settings["style_weight"] == pytest.approx(1e3)  # strength 5 = the preset's recommendation
+    assert demo.artstyle_runs.active == 0 and demo.artstyle_runs.last_step == 10
+
+
+def test_api_accepts_an_uploaded_style_image(served, photo):
+    _, client = served
+    final = Image.open(client.predict(**_args(photo, preset=None, style=photo, steps=2, strength=7)))
+    settings = json.loads(final.text["artstyle"])
+    assert settings["preset"] is None and settings["style_weight"] == pytest.approx(1e3 * 10**0.8)
+
+
+def test_cancel_stops_the_server_side_run(served, photo):
+    demo, client = served
+    runs = demo.artstyle_runs
+    finished = runs.finished
+    job = client.submit(**_args(photo, steps=500))
+    deadline = time.monotonic() + 60
+    while not job.outputs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job.outputs(), "no preview arrived"
+    job.cancel()
+    while runs.finished == finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stopped_at = runs.last_step
+    assert runs.finished == finished + 1 and runs.active == 0  # the generator's finally ran
+    assert stopped_at < 500
+    time.sleep(1.0)
+    assert runs.last_step == stopped_at  # and no iteration ran after it
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"content": "bad"}, "not an image file"),
+        ({"preset": "no_such_painting"}, "not in the list of choices"),
+        ({"steps": 0}, "less than minimum value 1"),
+        ({"content": "strip"}, "below the 16 px VGG19 needs"),
+        ({"preset": None}, "Pick a painting"),
+        ({"strength": 11}, "greater than maximum value 10"),
+    ],
+)
+def test_bad_input_is_one_clear_error(served, photo, tmp_path, kwargs, message):
+    from gradio_client import handle_file
+
+    _, client = served
+    args = _args(photo, preset=kwargs.get("preset", "starry_night"), steps=kwargs.get("steps", 2))
+    if "strength" in kwargs:
+        args["style_strength"] = kwargs["strength"]
+    if kwargs.get("content") == "bad":
+        bad = tmp_path / "holiday.jpg"
+        bad.write_bytes(b"this is not a JPEG")
+        args["content"] = handle_file(str(bad))
+    if kwargs.get("content") == "strip":  # decodes fine, but the library refuses it: its sentence comes through
+        Image.new("RGB", (400, 20)).save(tmp_path / "strip.png")
+        args["content"] = handle_file(str(tmp_path / "strip.png"))
+    with pytest.raises(Exception, match=message) as info:
+        client.predict(**args)
+    assert "Traceback" not in str(info.value)
+
+
+def test_strength_maps_to_style_weight_on_a_log_scale():
+    import app
+
+    assert app.strength_to_style_weight(5, 1e3) == pytest.approx(1e3)
+    assert app.strength_to_style_weight(0, 1e3) == pytest.approx(10)
+    assert app.strength_to_style_weight(10, 1e3) == pytest.approx(1e5)
+
+
+def test_cpu_defaults_take_about_a_minute():
+    import app
+
+    defaults = app.hardware_defaults("cpu")
+    assert 30 <= app.estimate_seconds(defaults["size"], defaults["steps"], "cpu") <= 120
+
+
+def test_embeddable_in_another_blocks_and_fastapi(monkeypatch):
+    import fastapi
+    import gradio as gr
+
+    import app
+
+    monkeypatch.setenv("ARTSTYLE_PRESETS_DIR", str(STYLES))
+    inner = app.build_demo()
+    with gr.Blocks() as outer:
+        gr.Markdown("host app")
+        inner.render()
+    assert any(getattr(fn, "api_name", None) == "stylize" for fn in outer.fns.values())
+    mounted = gr.mount_gradio_app(fastapi.FastAPI(), inner, path="/art")
+    assert any(getattr(route, "path", "").startswith("/art") for route in mounted.routes)

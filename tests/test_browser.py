@@ -1,0 +1,105 @@
+"""A real headless Chromium drives the app: pick a preset, upload a photo, paint, see a preview, Stop.
+
+Keeps a screenshot of the page in artifacts/browser.png.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+WEIGHTS = SHARED / "models" / "vgg19-caffe-features-fp16.safetensors"
+STYLES = SHARED / "images" / "styles"
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"),
+    pytest.mark.skipif(not (WEIGHTS.is_file() and STYLES.is_dir()), reason="needs ../shared (weights and styles)"),
+]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    saved = dict(os.environ)
+    os.environ.update(
+        GRADIO_ANALYTICS_ENABLED="False",
+        ARTSTYLE_WEIGHTS=str(WEIGHTS),
+        ARTSTYLE_PRESETS_DIR=str(STYLES),
+        GRADIO_TEMP_DIR=str(tmp_path_factory.mktemp("gradio")),
+    )
+    import app
+
+    demo = app.build_demo()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, max_file_size=app.MAX_UPLOAD)
+    try:
+        yield f"http://127.0.0.1:{port}/", demo
+    finally:
+        demo.close()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _set_slider(page, elem_id: str, value: int) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def test_paint_and_stop_in_chromium(url, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    address, demo = url
+    photo = tmp_path / "photo.png"
+    image = Image.new("RGB", (160, 120), (90, 140, 220))
+    image.paste((60, 120, 40), (0, 80, 160, 120))
+    image.save(photo)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
+            page.goto(address)
+            expect(page.get_by_text("artstyle — paint your photo")).to_be_visible(timeout=30_000)
+            # Pick The Scream from the gallery: the dropdown follows.
+            page.locator("#preset-gallery button").filter(has_text="The Scream").first.click()
+            expect(page.locator("#preset input")).to_have_value("The Scream — Edvard Munch, 1893", timeout=10_000)
+            page.locator("#content input[type=file]").set_input_files(str(photo))
+            expect(page.locator("#content img")).to_be_visible(timeout=10_000)
+            _set_slider(page, "size", 96)
+            _set_slider(page, "steps", 400)
+            started = demo.artstyle_runs.started
+            page.locator("#run").click()
+            expect(page.locator("#result img")).to_be_visible(timeout=90_000)  # a preview arrived
+            expect(page.locator("#status textarea")).to_have_value(re.compile(r"/400"), timeout=30_000)
+            time.sleep(2)  # a few more previews and points on the loss curve
+            page.locator("#stop").click()
+            deadline = time.monotonic() + 30
+            while demo.artstyle_runs.active and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert demo.artstyle_runs.started == started + 1
+            assert demo.artstyle_runs.active == 0 and demo.artstyle_runs.last_step < 400  # Stop stopped it
+            expect(page.locator("#result img")).to_be_visible()  # the last preview is kept
+            page.screenshot(path=str(ARTIFACTS / "browser.png"), full_page=True)
+        finally:
+            browser.close()

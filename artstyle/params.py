@@ -112,8 +112,9 @@ class StyleParams:
     style_scale: float = field(
         default=1.0,
         metadata=_help(
-            "Long side of the style image relative to the output's before its Grams are taken: >1 paints "
-            "larger strokes, <1 finer texture (Gatys et al. 2017, scale control)."
+            "Long side of the style image relative to the output's before its Grams are taken (Gatys et al. "
+            "2017, scale control): below 1 the painting is shrunk so its large shapes (whole swirls) transfer; "
+            "above 1 it is enlarged so its fine brushwork transfers, each stroke bigger in pixels."
         ),
     )
     scales: int | tuple[int, ...] = field(

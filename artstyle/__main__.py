@@ -1,6 +1,7 @@
-"""Command line: `python -m artstyle CONTENT STYLE -o OUT.png [--size 512 --steps 500 ...]`.
+"""Command line: `python -m artstyle CONTENT STYLE [STYLE ...] [--mask MASK] -o OUT.png [--size 512 ...]`.
 
-Every option is generated from `StyleParams`, so the CLI always offers exactly what the API accepts.
+Every option is generated from `StyleParams`, so the CLI always offers exactly what the API accepts; a
+field whose metadata has `parse` (e.g. `scales`: "3" or "128,256") gets that parser and `metavar`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def _option_type(annotation: Any) -> tuple[Any, dict[str, Any]]:
     if origin in (typing.Union, types.UnionType):  # Optional[X]: the non-None member
         inner = [a for a in get_args(annotation) if a is not type(None)]
         kind, extra = _option_type(inner[0])
+        if "choices" in extra:  # Optional[Literal]: 'none' is one more choice
+            extra = {"choices": (*extra["choices"], None), "metavar": "{" + ",".join((*extra["choices"], "none")) + "}"}
         return (lambda text: None if text.lower() == "none" else kind(text)), extra
     if origin is tuple:
         return (lambda text: tuple(x for x in text.split(",") if x)), {"metavar": "A,B,..."}
@@ -57,7 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("content", help="content photo (any image file)")
-    parser.add_argument("style", help="style image (a painting)")
+    parser.add_argument(
+        "style", nargs="+", help="style image (a painting); several are mixed by --style-blend or placed by --mask"
+    )
+    parser.add_argument(
+        "--mask",
+        default=None,
+        metavar="PATH",
+        help="image assigning each part of the output to a style: greyscale for two styles (black: the first, "
+        "white: the second), or one flat colour per style for more (darkest colour: the first style)",
+    )
     parser.add_argument("-o", "--output", default="out.png", help="where to write the result (PNG, JPEG, WebP)")
     parser.add_argument(
         "--weights",
@@ -69,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     hints = typing.get_type_hints(StyleParams)
     for f in dataclasses.fields(StyleParams):
         kind, extra = _option_type(hints[f.name])
-        default = ",".join(f.default) if isinstance(f.default, tuple) else f.default
+        if "parse" in f.metadata:
+            kind, extra = f.metadata["parse"], {"metavar": f.metadata.get("metavar")}
+        default = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
         parser.add_argument(
             f"--{f.name.replace('_', '-')}",
             dest=f.name,
@@ -88,8 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Everything that can be checked before the run is: parameters, then the output path (before a
         # weights download or a long optimisation is spent on a result that could not be saved).
         params = _params(args)
-        output = _check_output(Path(args.output), inputs=(args.content, args.style))
-        events = stylize_iter(args.content, args.style, weights=args.weights, params=params)
+        output = _check_output(Path(args.output), inputs=(args.content, *args.style))
+        style = args.style[0] if len(args.style) == 1 else args.style
+        events = stylize_iter(args.content, style, mask=args.mask, weights=args.weights, params=params)
     except (ValueError, WeightsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

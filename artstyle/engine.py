@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
+import numpy as np
 import torch
 from PIL import Image
 
+from . import color, losses
 from .features import VGGFeatures
-from .images import ImageInput, fit_long_side, load_image, to_pil, to_tensor
+from .images import _MIN_SIDE, ImageInput, fit_long_side, load_image, to_pil, to_tensor
 from .limits import check_fits
 from .losses import content_loss, gram, style_loss, tv_loss
-from .params import StyleParams
+from .params import MAX_SIZE, StyleParams
 from .weights import VGGWeights, cached_weights
 
 WeightsInput = VGGWeights | str | os.PathLike | None
@@ -32,8 +34,10 @@ class Progress:
     image: Image.Image | None = None  # a preview on every `preview_every`-th step, the result when done
     done: bool = False
     elapsed: float = 0.0  # seconds since the run started
-    size: tuple[int, int] = (0, 0)  # (width, height) of the image being optimised
+    size: tuple[int, int] = (0, 0)  # (width, height) of the image being optimised (this level's size)
     meta: dict[str, Any] = field(default_factory=dict)
+    level: int = 0  # coarse-to-fine pyramid level of this event, 0 ... levels - 1 (see `scales`)
+    levels: int = 1
 
 
 def resolve_device(device: str) -> torch.device:
@@ -55,15 +59,25 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+StyleInput = Union[ImageInput, Sequence[ImageInput]]
+
+
 def stylize_iter(
     content: ImageInput,
-    style: ImageInput,
+    style: StyleInput,
     *,
+    mask: ImageInput | None = None,
     params: StyleParams | None = None,
     weights: WeightsInput = None,
     **kwargs: Any,
 ) -> Iterator[Progress]:
     """Stylise `content` after `style`, yielding a `Progress` event per iteration.
+
+    `style` is one image or a list of images (mixed by `style_blend`, or placed by `mask`). `mask` assigns
+    each part of the output to one style: greyscale for two styles (black: the first, white: the second,
+    grey: both), or for three or more styles that many flat colours, assigned to the styles from the
+    darkest colour to the lightest. Images are arguments rather than `StyleParams` fields because params
+    are small, hashable values that a CLI, a UI and a log can show.
 
     Keyword arguments are the fields of `StyleParams` (or pass `params=`); they are validated here, before
     any work starts, and images are loaded here too, so bad input raises `ValueError` at the call.
@@ -71,56 +85,180 @@ def stylize_iter(
     """
     p = StyleParams.from_kwargs(params, **kwargs)
     device = resolve_device(p.device)
-    content_image = fit_long_side(load_image(content, name="content"), p.size, name="content")
-    style_image = fit_long_side(load_image(style, name="style"), p.size, name="style")
-    check_fits(content_image.size, p, device)  # refuse now rather than be OOM-killed mid-run
+    inputs = _load_inputs(content, style, mask, p)
+    check_fits(inputs.content.size, p, device)  # refuse now rather than be OOM-killed mid-run
     vgg = weights if isinstance(weights, VGGWeights) else cached_weights(weights)
-    return _optimise(content_image, style_image, p, vgg, device)
+    return _optimise(inputs, p, vgg, device)
 
 
 def stylize(
     content: ImageInput,
-    style: ImageInput,
+    style: StyleInput,
     *,
+    mask: ImageInput | None = None,
     params: StyleParams | None = None,
     weights: WeightsInput = None,
     **kwargs: Any,
 ) -> Image.Image:
     """Stylise `content` after `style` and return the result (see `stylize_iter`)."""
     result = None
-    for event in stylize_iter(content, style, params=params, weights=weights, **kwargs):
+    for event in stylize_iter(content, style, mask=mask, params=params, weights=weights, **kwargs):
         if event.done:
             result = event.image
     assert result is not None
     return result
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """The run's images, loaded and checked: content at `size`, styles at `style_scale * size`."""
+
+    content: Image.Image
+    styles: tuple[Image.Image, ...]
+    blend: tuple[float, ...]  # one weight per style, summing to 1
+    guides: torch.Tensor | None  # (1, K, H, W) region weights at the content's size, K = len(styles)
+
+
+def _load_inputs(content: ImageInput, style: StyleInput, mask: ImageInput | None, p: StyleParams) -> _Inputs:
+    sources = list(style) if isinstance(style, list | tuple) else [style]
+    if not sources:
+        raise ValueError("style is an empty list: give at least one style image")
+    blend = p.style_blend if p.style_blend is not None else (1.0,) * len(sources)
+    if len(blend) != len(sources):
+        raise ValueError(f"style_blend has {len(blend)} weights for {len(sources)} style image(s): give one per style")
+    total = sum(blend)
+    blend = tuple(w / total for w in blend)
+    content_image = fit_long_side(load_image(content, name="content"), p.size, name="content")
+    style_side = round(p.style_scale * p.size)
+    if style_side > MAX_SIZE:
+        raise ValueError(f"style_scale {p.style_scale} at size {p.size} asks for {style_side} px; at most {MAX_SIZE}")
+    names = ["style"] if len(sources) == 1 else [f"style {i + 1}" for i in range(len(sources))]
+    styles = tuple(
+        fit_long_side(load_image(s, name=n), style_side, name=n) for s, n in zip(sources, names, strict=True)
+    )
+    smallest = p.level_sizes()[0]
+    _check_fits(content_image, smallest, "content", "scales")
+    for image, name in zip(styles, names, strict=True):
+        _check_fits(image, max(1, round(p.style_scale * smallest)), name, "style_scale or scales")
+    guides = None
+    if mask is not None:
+        if len(sources) < 2:
+            raise ValueError("mask assigns regions to styles: give two or more style images with it")
+        guides = _mask_guides(load_image(mask, name="mask"), content_image.size, len(sources))
+    return _Inputs(content_image, styles, blend, guides)
+
+
+def _check_fits(image: Image.Image, side: int, name: str, knob: str) -> None:
+    w, h = image.size
+    short = round(min(w, h) * side / max(w, h))
+    if short < _MIN_SIDE:
+        raise ValueError(
+            f"{name} would be {short} px on its short side at {side} px, below the {_MIN_SIDE} px VGG19 needs: "
+            f"raise {knob} or size"
+        )
+
+
+def _mask_guides(mask: Image.Image, size: tuple[int, int], regions: int) -> torch.Tensor:
+    """Guidance channels (1, K, H, W) from a mask image, at the content's size `size` = (w, h)."""
+    (w, h), (mw, mh) = size, mask.size
+    if abs(mw / mh - w / h) > 0.02 * (w / h):
+        raise ValueError(f"mask is {mw}x{mh} but the content is {w}x{h}: the mask must have the content's shape")
+    if regions == 2:  # greyscale: soft weights, so an antialiased edge blends the two styles
+        grey = torch.from_numpy(np.array(mask.convert("L").resize((w, h), Image.Resampling.BILINEAR)))
+        second = grey.float() / 255.0
+        return torch.stack([1.0 - second, second])[None]
+    # Colours: bin to 16 levels per channel (absorbs JPEG noise), take the K most frequent bins as the
+    # palette, order it dark to light, and give each pixel the nearest palette colour's region.
+    pixels = np.asarray(mask.resize((w, h), Image.Resampling.NEAREST), dtype=np.int64).reshape(-1, 3)
+    bins, counts = np.unique(pixels >> 4, axis=0, return_counts=True)
+    if len(bins) < regions:
+        raise ValueError(f"mask has {len(bins)} distinct colour(s) for {regions} styles: paint one colour per style")
+    palette = bins[np.argsort(-counts, kind="stable")[:regions]] * 16 + 8
+    palette = palette[np.argsort(palette @ np.array([299, 587, 114]), kind="stable")]
+    labels = np.argmin(((pixels[:, None, :] - palette[None]) ** 2).sum(-1), axis=1)
+    one_hot = torch.nn.functional.one_hot(torch.from_numpy(labels), regions).float()
+    return one_hot.T.reshape(1, regions, h, w)
+
+
+class _IterateAverage:
+    """Bias-corrected exponential moving average of the iterates (as in crowsonkb/style-transfer-pytorch).
+
+    avg_t = sum_i d^(t-i) x_i / sum_i d^(t-i): the first average is the first iterate, not a blend with 0.
+    """
+
+    def __init__(self, decay: float) -> None:
+        self.decay = decay
+        self.norm = 0.0
+        self.value: torch.Tensor | None = None
+
+    def update(self, image: torch.Tensor) -> None:
+        self.norm = self.decay * self.norm + 1.0
+        if self.value is None:
+            self.value = image.detach().clone()
+        else:
+            self.value.add_(image.detach() - self.value, alpha=1.0 / self.norm)
+
+
 class _Problem:
-    """One optimisation: the network, the fixed targets, the image being optimised and its optimiser."""
+    """One pyramid level: the network, the fixed targets, the image being optimised and its optimiser.
+
+    Each level gets a fresh optimiser: L-BFGS's curvature pairs and Adam's moments are per-pixel and
+    belong to the previous level's resolution, so they are dropped (the image itself carries over).
+    """
 
     def __init__(
         self,
-        content_image: Image.Image,
-        style_image: Image.Image,
+        inputs: _Inputs,
+        side: int,
         p: StyleParams,
-        vgg: VGGWeights,
+        model: VGGFeatures,
         device: torch.device,
+        start: torch.Tensor | None,
     ) -> None:
         self.p = p
-        self.model = VGGFeatures(vgg, (*p.content_layers, *p.style_layers), pooling=p.pooling).to(device)
-        content = to_tensor(content_image, device)
-        with torch.no_grad():  # targets are computed once, without gradients
-            self.content_targets = {k: v for k, v in self.model(content).items() if k in p.content_layers}
-            style = self.model(to_tensor(style_image, device))
-            self.style_targets = {k: gram(v) for k, v in style.items() if k in p.style_layers}
-        self.image = _initial_image(p, content, style_image, device).requires_grad_(True)
+        self.model = model
+        self.blend = list(inputs.blend)
+        self.content_rgb = to_tensor(fit_long_side(inputs.content, side), device)
+        style_side = max(1, round(p.style_scale * side))
+        styles = [to_tensor(fit_long_side(s, style_side), device) for s in inputs.styles]
+        content = self.content_rgb
+        if p.preserve_color == "luminance":  # Gatys et al. 2016, section 3: optimise luminance only
+            content = color.luminance(self.content_rgb)
+            styles = [color.match_luminance(s, self.content_rgb) for s in styles]
+        elif p.preserve_color == "histogram":  # section 2: recolour the paintings to the photo's colours
+            styles = [color.match_histogram(s, self.content_rgb) for s in styles]
+        with torch.no_grad():  # targets are computed once per level, without gradients
+            features = self.model(content)
+            self.content_targets = {k: v for k, v in features.items() if k in p.content_layers}
+            style_grams = [self._style_grams(s) if w > 0 else None for s, w in zip(styles, self.blend, strict=True)]
+            self.guides = None
+            if inputs.guides is None:
+                self.style_targets = {
+                    k: losses.blended_gram([g[k] if g else None for g in style_grams], self.blend)
+                    for k in p.style_layers
+                }
+            else:
+                guides = _resize(inputs.guides.to(device), content.shape[-2:], mode="bilinear")
+                self.guides = {k: losses.normalised_guides(guides, features[k]) for k in p.style_layers}
+                self.style_targets = {k: [g[k] if g else None for g in style_grams] for k in p.style_layers}
+        if start is None:
+            first = styles[max(range(len(styles)), key=lambda i: self.blend[i])]  # the heaviest style
+            init = _initial_image(p, content, first, device)
+        else:
+            init = _resize(start, content.shape[-2:], mode="bicubic").clamp_(0.0, 1.0)
+        self.image = init.requires_grad_(True)
         self.optimizer = _make_optimizer(p, self.image)
+        self.average = _IterateAverage(p.ema_decay) if p.ema_decay is not None else None
         self.losses: dict[str, float] = {}
         self.scale: float | None = None
 
+    def _style_grams(self, style: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {k: gram(v) for k, v in self.model(style).items() if k in self.p.style_layers}
+
     def objective(self) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
-        total, terms = _loss(self.model(self.image), self.image, self.content_targets, self.style_targets, self.p)
+        features = self.model(self.image)
+        total, terms = _loss(features, self.image, self.content_targets, self._style_term(features), self.p)
         self.losses = {name: float(value) for name, value in terms.items()}
         if self.scale is None:
             # In the paper's units the objective is ~1e10 with gradients to match, and float32 L-BFGS
@@ -131,34 +269,76 @@ class _Problem:
         scaled.backward()
         return scaled
 
+    def _style_term(self, features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """E_l per style layer: plain Gram loss against the blended target, or guided per region."""
+        if self.guides is None:
+            return {k: style_loss(gram(features[k]), t) for k, t in self.style_targets.items()}
+        return {
+            k: losses.guided_style_loss(features[k], self.guides[k], t, self.blend)
+            for k, t in self.style_targets.items()
+        }
+
     def step(self) -> None:
         self.optimizer.step(self.objective)
         with torch.no_grad():
             self.image.clamp_(0.0, 1.0)  # keep pixels displayable; L-BFGS and Adam both overshoot
+        if self.average is not None:
+            self.average.update(self.image)
+
+    def result(self) -> torch.Tensor:
+        """The level's current output: the iterate, or its running average when `ema` is on."""
+        if self.average is not None and self.average.value is not None:
+            return self.average.value
+        return self.image.detach()
+
+    def picture(self) -> Image.Image:
+        """The output as the user sees it: with the photo's chroma put back in luminance mode."""
+        image = self.result()
+        if self.p.preserve_color == "luminance":
+            image = color.recombine_luminance(image, self.content_rgb)
+        return to_pil(image)
 
 
-def _optimise(
-    content_image: Image.Image, style_image: Image.Image, p: StyleParams, vgg: VGGWeights, device: torch.device
-) -> Iterator[Progress]:
+def _resize(image: torch.Tensor, size: torch.Size, *, mode: str) -> torch.Tensor:
+    if image.shape[-2:] == size:
+        return image.clone()
+    return torch.nn.functional.interpolate(image, size=tuple(size), mode=mode, align_corners=False, antialias=True)
+
+
+def _optimise(inputs: _Inputs, p: StyleParams, vgg: VGGWeights, device: torch.device) -> Iterator[Progress]:
     start = time.perf_counter()
-    problem: _Problem | None = _Problem(content_image, style_image, p, vgg, device)
+    sides, level_steps = p.level_sizes(), p.level_steps()
+    total = sum(level_steps)
+    model: VGGFeatures | None = VGGFeatures(vgg, (*p.content_layers, *p.style_layers), pooling=p.pooling).to(device)
+    problem: _Problem | None = None
+    previous: torch.Tensor | None = None
+    step = 0
     try:
-        for step in range(1, p.steps + 1):
-            problem.step()
-            done = step == p.steps
-            preview = done or (p.preview_every > 0 and step % p.preview_every == 0)
-            yield Progress(
-                step=step,
-                total=p.steps,
-                losses=problem.losses,
-                image=to_pil(problem.image) if preview else None,
-                done=done,
-                elapsed=time.perf_counter() - start,
-                size=content_image.size,
-            )
+        for level, (side, count) in enumerate(zip(sides, level_steps, strict=True)):
+            problem = _Problem(inputs, side, p, model, device, previous)
+            for i in range(1, count + 1):
+                problem.step()
+                step += 1
+                done = step == total
+                # Previews on every preview_every-th step and at the end of each level, so the first
+                # (small, fast) level shows a picture even when it is shorter than preview_every.
+                preview = done or (p.preview_every > 0 and (step % p.preview_every == 0 or i == count))
+                yield Progress(
+                    step=step,
+                    total=total,
+                    losses=problem.losses,
+                    image=problem.picture() if preview else None,
+                    done=done,
+                    elapsed=time.perf_counter() - start,
+                    size=(problem.image.shape[-1], problem.image.shape[-2]),
+                    level=level,
+                    levels=len(sides),
+                )
+            previous = problem.result().detach()
+            problem = None  # free this level's tensors before the next level allocates its own
     finally:
         # Runs on completion and on close()/GeneratorExit: release the run's tensors now, not at GC.
-        problem = None
+        problem = model = previous = None
         if device.type == "cuda":
             torch.cuda.empty_cache()
 
@@ -167,33 +347,32 @@ def _loss(
     features: dict[str, torch.Tensor],
     image: torch.Tensor,
     content_targets: dict[str, torch.Tensor],
-    style_targets: dict[str, torch.Tensor],
+    style_terms: dict[str, torch.Tensor],
     p: StyleParams,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """alpha * L_content + beta * L_style (+ TV), eq. 7 of the paper; layer weights w_l = 1/|layers|."""
     zero = image.new_zeros(())
     pixels = image.shape[-1] * image.shape[-2]
     content = sum((content_loss(features[k], t, pixels=pixels) for k, t in content_targets.items()), zero)
-    style = sum((style_loss(gram(features[k]), t) for k, t in style_targets.items()), zero)
+    style = sum(style_terms.values(), zero)
     terms = {
         "content": p.content_weight * content / max(1, len(content_targets)),
-        "style": p.style_weight * style / max(1, len(style_targets)),
+        "style": p.style_weight * style / max(1, len(style_terms)),
         "tv": p.tv_weight * tv_loss(image) if p.tv_weight else zero,
     }
     total = terms["content"] + terms["style"] + terms["tv"]
     return total, {"total": total.detach(), **{k: v.detach() for k, v in terms.items()}}
 
 
-def _initial_image(
-    p: StyleParams, content: torch.Tensor, style_image: Image.Image, device: torch.device
-) -> torch.Tensor:
+def _initial_image(p: StyleParams, content: torch.Tensor, style: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The first level's start. `content` and `style` are already in the run's colour mode (grey in luminance)."""
     if p.init == "content":
         return content.clone()
     if p.init == "style":
-        h, w = content.shape[-2:]
-        return to_tensor(style_image.resize((w, h), Image.Resampling.BICUBIC), device)
+        return _resize(style, content.shape[-2:], mode="bicubic").clamp_(0.0, 1.0)
     generator = torch.Generator().manual_seed(p.seed)  # CPU generator: same noise on every device
-    return torch.rand(content.shape, generator=generator).to(device)
+    noise = torch.rand(content.shape, generator=generator).to(device)
+    return color.luminance(noise) if p.preserve_color == "luminance" else noise
 
 
 def _make_optimizer(p: StyleParams, image: torch.Tensor) -> torch.optim.Optimizer:

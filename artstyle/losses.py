@@ -42,3 +42,53 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     dx = image[..., :, 1:] - image[..., :, :-1]
     dy = image[..., 1:, :] - image[..., :-1, :]
     return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+def blended_gram(grams: list[torch.Tensor | None], weights: list[float]) -> torch.Tensor:
+    """Sum_k w_k A_k: the Gram target of several styles mixed (weights already sum to 1).
+
+    Styles of weight 0 are left out (their Grams are not even computed: None), so `[1, 0]` computes
+    exactly what the first style alone does.
+    """
+    used = [(g, w) for g, w in zip(grams, weights, strict=True) if w > 0 and g is not None]
+    return sum((w * g for g, w in used[1:]), used[0][1] * used[0][0])
+
+
+def guide_at(guides: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    """Guidance channels (1, K, H, W) brought to a layer's resolution by the network's own 2x2 pooling.
+
+    Gatys et al. (2017, section 4) propagate guidance channels to each layer; averaging them through the
+    same pooling stages as the features (convolutions keep the size) keeps each position's region share.
+    """
+    while guides.shape[-2:] != features.shape[-2:]:
+        if guides.shape[-1] < features.shape[-1] or guides.shape[-2] < features.shape[-2]:
+            raise ValueError(f"guides {tuple(guides.shape)} cannot be pooled to features {tuple(features.shape)}")
+        guides = torch.nn.functional.avg_pool2d(guides, 2, ceil_mode=True)
+    return guides
+
+
+def normalised_guides(guides: torch.Tensor, features: torch.Tensor) -> list[torch.Tensor | None]:
+    """Each region's guidance channel T_r at this layer, divided by sqrt(mean(T_r^2)); None if empty here.
+
+    The normalisation (Gatys et al. 2017) puts a region's guided Gram on the scale of a whole-image Gram
+    (a half-image region would otherwise give half the values). Computed once per run: guides are fixed.
+    """
+    guides = guide_at(guides, features)
+    out: list[torch.Tensor | None] = []
+    for r in range(guides.shape[1]):
+        t = guides[:, r : r + 1]
+        power = float(t.pow(2).mean())
+        out.append(t / power**0.5 if power > 1e-8 else None)
+    return out
+
+
+def guided_style_loss(
+    features: torch.Tensor, guides: list[torch.Tensor | None], targets: list[torch.Tensor], weights: list[float]
+) -> torch.Tensor:
+    """Sum_r w_r E_l(G_r, A_r) with guided Grams G_r = (F . T_r)(F . T_r)^T / M (Gatys et al. 2017, eq. 2-3):
+    each region of the output is matched to its own style's Gram."""
+    total = features.new_zeros(())
+    for t, a, w in zip(guides, targets, weights, strict=True):
+        if t is not None and w > 0:
+            total = total + w * style_loss(gram(features * t), a)
+    return total

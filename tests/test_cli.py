@@ -23,17 +23,34 @@ def test_help_lists_every_parameter_with_its_default():
 @needs_shared
 def test_cli_writes_the_result(tmp_path, tubingen, starry_night):
     out = tmp_path / "sub" / "out.png"
-    code = main([str(tubingen), str(starry_night), "-o", str(out), "--size", "48", "--steps", "3",
-                 "--weights", str(REAL_WEIGHTS), "--style-layers", "conv1_1,conv2_1", "-q"])
+    code = main(
+        [
+            str(tubingen),
+            str(starry_night),
+            "-o",
+            str(out),
+            "--size",
+            "48",
+            "--steps",
+            "3",
+            "--weights",
+            str(REAL_WEIGHTS),
+            "--style-layers",
+            "conv1_1,conv2_1",
+            "-q",
+        ]
+    )
     assert code == 0
     assert Image.open(out).size == (48, 36)
 
 
 def test_cli_rejects_bad_values_with_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "artstyle", "a.jpg", "b.jpg", "--steps", "0"],
-                            capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "artstyle", "a.jpg", "b.jpg", "--steps", "0"], capture_output=True, text=True, cwd=ROOT
+    )
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: steps must be between 1 and 100000, got 0"
-    result = subprocess.run([sys.executable, "-m", "artstyle", "a.jpg", "b.jpg", "-o", "x.doc"],
-                            capture_output=True, text=True, cwd=ROOT)
+    assert result.stderr.strip() == "error: --steps must be between 1 and 100000, got 0"
+    result = subprocess.run(
+        [sys.executable, "-m", "artstyle", "a.jpg", "b.jpg", "-o", "x.doc"], capture_output=True, text=True, cwd=ROOT
+    )
     assert result.returncode == 2 and "unknown image extension" in result.stderr

@@ -25,8 +25,9 @@ def _pixels(image: Image.Image) -> np.ndarray:
 
 def test_style_loss_falls_previews_stream_and_output_differs(real_weights, tubingen, starry_night):
     # alpha/beta = 1e-4, the paper's Fig. 2 E-F ratio: the content term then holds the style loss back less.
-    events = list(artstyle.stylize_iter(tubingen, starry_night, weights=real_weights, steps=30, style_weight=1e4,
-                                        **SMALL))
+    events = list(
+        artstyle.stylize_iter(tubingen, starry_night, weights=real_weights, steps=30, style_weight=1e4, **SMALL)
+    )
     assert [e.step for e in events] == list(range(1, 31))
     assert all(e.total == 30 for e in events)
     assert set(events[0].losses) == {"total", "content", "style", "tv"}
@@ -63,23 +64,30 @@ def test_dropping_the_generator_also_stops_it(real_weights, tubingen, starry_nig
 
 def test_same_seed_same_pixels(real_weights, tubingen, starry_night):
     def run(seed: int) -> np.ndarray:
-        return _pixels(artstyle.stylize(tubingen, starry_night, weights=real_weights, steps=4, init="noise",
-                                        seed=seed, size=48))
+        return _pixels(
+            artstyle.stylize(tubingen, starry_night, weights=real_weights, steps=4, init="noise", seed=seed, size=48)
+        )
 
     a, b, c = run(7), run(7), run(8)
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
 
 
-@pytest.mark.parametrize("options", [
-    {"optimizer": "adam", "lr": 0.05},
-    {"pooling": "max"},
-    {"init": "style", "tv_weight": 1e6},
-    {"content_layers": ("conv2_2",), "style_layers": ("conv1_1", "conv2_1")},
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"optimizer": "adam", "lr": 0.05},
+        {"pooling": "max"},
+        {"init": "style", "tv_weight": 1e6},
+        {"content_layers": ("conv2_2",), "style_layers": ("conv1_1", "conv2_1")},
+    ],
+)
 def test_options_run_and_reduce_the_loss(real_weights, tubingen, starry_night, options):
-    events = list(artstyle.stylize_iter(tubingen, starry_night, weights=real_weights, steps=8, size=48,
-                                        preview_every=0, **options))
+    events = list(
+        artstyle.stylize_iter(
+            tubingen, starry_night, weights=real_weights, steps=8, size=48, preview_every=0, **options
+        )
+    )
     assert events[-1].losses["total"] < events[0].losses["total"]
     assert events[-1].image.size == (48, 36)
     assert all(e.image is None for e in events[:-1])
@@ -92,8 +100,9 @@ def test_inputs_as_pil_numpy_and_bytes(real_weights, tubingen, starry_night):
     assert isinstance(result, Image.Image) and result.size == (40, 30)
     buffer = io.BytesIO()
     result.save(buffer, "PNG")
-    again = artstyle.stylize(Image.open(io.BytesIO(buffer.getvalue())), starry_night, weights=real_weights,
-                             steps=1, size=32)
+    again = artstyle.stylize(
+        Image.open(io.BytesIO(buffer.getvalue())), starry_night, weights=real_weights, steps=1, size=32
+    )
     assert again.size == (32, 24)
 
 
@@ -110,13 +119,24 @@ def test_input_conventions():
     caffe = InputNormalization("caffe")(white)
     assert torch.allclose(caffe[0, :, 0, 0], torch.tensor([255 - 103.939, 255 - 116.779, 255 - 123.68]))
     tv = InputNormalization("torchvision")(white)
-    assert torch.allclose(tv[0, :, 0, 0], (1 - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225]))
+    assert torch.allclose(
+        tv[0, :, 0, 0], (1 - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225])
+    )
 
 
 def test_invalid_parameters_name_themselves(tubingen, starry_night):
     cases = {
-        "size": 0, "steps": -1, "style_weight": float("nan"), "content_weight": float("inf"), "optimizer": "sgd",
-        "init": "zeros", "pooling": "min", "style_layers": ("conv9_9",), "device": "tpu", "lr": 0.0, "seed": 1.5,
+        "size": 0,
+        "steps": -1,
+        "style_weight": float("nan"),
+        "content_weight": float("inf"),
+        "optimizer": "sgd",
+        "init": "zeros",
+        "pooling": "min",
+        "style_layers": ("conv9_9",),
+        "device": "tpu",
+        "lr": 0.0,
+        "seed": 1.5,
     }
     for name, value in cases.items():
         with pytest.raises(ValueError, match=name):

@@ -87,8 +87,14 @@ def test_only_feature_tensors_are_read(hub, tmp_path):
         "vgg = w.load_weights()\n"
         "print(before, hwm(), sum(t.numel() for pair in vgg.convs for t in pair))\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], env=_subprocess_env(tmp_path, HF_HUB_OFFLINE="1"),
-                         capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=_subprocess_env(tmp_path, HF_HUB_OFFLINE="1"),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     before, peak, numel = map(int, out.stdout.split())
     assert numel == 20_024_384  # VGG19's convolution parameters
     file_size = next(tmp_path.rglob(FILE)).stat().st_size
@@ -99,18 +105,25 @@ def test_only_feature_tensors_are_read(hub, tmp_path):
 def test_offline_mode_uses_the_cache_and_explains_when_empty(hub, tmp_path):
     load_weights(None, endpoint=hub.endpoint, cache_dir=str(tmp_path))
     script = "import artstyle.weights as w; print(w.load_weights().source)"
-    ok = subprocess.run([sys.executable, "-c", script], env=_subprocess_env(tmp_path, HF_HUB_OFFLINE="1"),
-                        capture_output=True, text=True, cwd=ROOT)
+    ok = subprocess.run(
+        [sys.executable, "-c", script],
+        env=_subprocess_env(tmp_path, HF_HUB_OFFLINE="1"),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert ok.returncode == 0, ok.stderr
     assert "timm/vgg19.tv_in1k" in ok.stdout
 
     empty = tmp_path / "empty"
-    script = (
-        "import artstyle.weights as w\n"
-        "try:\n    w.load_weights()\nexcept w.WeightsError as e:\n    print(e)\n"
+    script = "import artstyle.weights as w\ntry:\n    w.load_weights()\nexcept w.WeightsError as e:\n    print(e)\n"
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=_subprocess_env(empty, HF_HUB_OFFLINE="1"),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
-    out = subprocess.run([sys.executable, "-c", script], env=_subprocess_env(empty, HF_HUB_OFFLINE="1"),
-                         capture_output=True, text=True, cwd=ROOT)
     assert "HF_HUB_OFFLINE" in out.stdout and "ARTSTYLE_WEIGHTS" in out.stdout, out.stdout + out.stderr
 
 

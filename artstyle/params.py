@@ -271,7 +271,7 @@ def _check_scales(value: Any, size: int) -> int | tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool):
         _check_int("scales", value, 1, MAX_LEVELS)
         smallest = round(size / 2 ** (value - 1))
-        if smallest < MIN_LEVEL_SIZE:
+        if value > 1 and smallest < MIN_LEVEL_SIZE:  # one level is the output itself: `size` rules it
             raise ValueError(
                 f"scales={value} at size {size} starts at {smallest} px, below {MIN_LEVEL_SIZE} px: "
                 "use fewer levels or a larger size"

@@ -1,0 +1,60 @@
+"""The benchmark's yardstick: reference, evaluator and FLOP count (the size cap is tested in test_limits.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+import artstyle
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+WEIGHTS = ROOT.parent / "shared" / "models" / "vgg19-caffe-features-fp16.safetensors"
+CONTENT = ROOT.parent / "shared" / "images" / "content" / "tubingen.jpg"
+STYLE = ROOT.parent / "shared" / "images" / "styles" / "starry_night.jpg"
+needs_shared = pytest.mark.skipif(not WEIGHTS.is_file(), reason=f"needs the shared weights at {WEIGHTS}")
+
+
+def test_flop_count_matches_vgg19_at_224():
+    import bench
+
+    # VGG19's convolutions up to conv5_1 at 224x224: 18.13 GMAC forward (the 16 convs are 19.5 GMAC, the
+    # three after conv5_1 1.39). Forward + input-gradient backward = 4 FLOPs per MAC, plus the Gram matrices.
+    grams = 4 * sum(c * c * s * s for c, s in ((64, 224), (128, 112), (256, 56), (512, 28), (512, 14)))
+    assert bench.flops_per_iteration(224, 224) == pytest.approx(4 * 18.13e9 + grams, rel=0.01)
+
+
+@needs_shared
+def test_reference_network_matches_artstyle_features():
+    """Two independent readings of the Caffe weights and their input convention agree."""
+    import reference
+
+    from artstyle.features import VGGFeatures
+
+    x = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(0))
+    ours = VGGFeatures(artstyle.load_weights(str(WEIGHTS)), ["conv1_1", "conv4_2", "conv5_1"])(x)
+    theirs = reference.Net(str(WEIGHTS), torch.device("cpu"))(x)
+    for name, value in ours.items():
+        torch.testing.assert_close(theirs[name], value, rtol=1e-4, atol=1e-3 * value.abs().max().item())
+
+
+@needs_shared
+def test_reference_improves_and_evaluator_is_calibrated_on_it():
+    import reference
+    from evaluate import Evaluator
+
+    cpu = torch.device("cpu")
+    net = reference.Net(str(WEIGHTS), cpu)
+    content, style = Image.open(CONTENT), Image.open(STYLE)
+    out = reference.tensor_to_image(reference.run(net, content, style, size=64, steps=8, device=cpu))
+    evaluator = Evaluator(net, content, style, size=64, device=cpu)
+    start = evaluator.distances(content)
+    done = evaluator.calibrate(out)
+    assert out.size == evaluator.shape == (64, 48)
+    assert done["objective"] < 0.8 * start["objective"]  # 8 iterations already cut the paper's objective
+    assert evaluator.score(out) == pytest.approx(1.0)
+    assert evaluator.score(content) > 1.2

@@ -23,7 +23,7 @@ import math
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,6 @@ class Cell:
     params: StyleParams  # exactly what was run, so a cell can be reproduced with `stylize`
     losses: dict[str, float]  # the weighted loss terms at the last step
     elapsed: float  # seconds this cell took
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def reconstructions_layout() -> Layout:

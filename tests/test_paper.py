@@ -214,3 +214,16 @@ def test_ratio_labels_read_like_the_paper():
     assert [format_ratio(r) for r in (1e-5, 1e-4, 1e-3, 1e-2, 2e-3)] == ["1e-5", "1e-4", "1e-3", "1e-2", "2e-3"]
     assert grid_layout().col_labels[0] == "alpha/beta 1e-5"
     assert reconstructions_layout().cell_labels[1][-1] == "+ conv5_1"
+
+
+@needs_shared
+def test_cli_writes_one_labelled_png(tmp_path, capsys):
+    from artstyle.paper import main
+
+    out = tmp_path / "fig1.png"
+    args = ["reconstructions", str(CONTENT), str(STYLE), "-o", str(out), "--size", "32", "--steps", "1"]
+    assert main([*args, "--weights", str(WEIGHTS), "--device", "cpu", "-q"]) == 0
+    page = Image.open(out)
+    assert page.format == "PNG" and page.width > 6 * 32  # input column + 5 panels + row labels
+    assert main(["grid", str(CONTENT), str(STYLE), "-o", str(tmp_path / "x.jpg")]) == 2
+    assert "PNG" in capsys.readouterr().err

@@ -656,7 +656,7 @@ def build_demo() -> gr.Blocks:
 
         def api_stylize(
             content, style, preset, size, steps, style_strength, preserve_color, seed,
-            style2, preset2, blend, mask, scales,
+            style2=None, preset2=None, blend=BLEND_DEFAULT, mask=None, scales=None,
         ):  # fmt: skip
             """Stylise `content` after a preset painting (`preset` = its id) or an uploaded `style` image;
             streams downscaled previews and ends with the full-resolution PNG. Optional: a second painting

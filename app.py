@@ -32,11 +32,21 @@ from typing import Any, Literal, get_args, get_origin
 import gradio as gr
 import pandas as pd
 import torch
-from PIL import Image, PngImagePlugin
+from PIL import Image, ImageChops, PngImagePlugin
 
 import artstyle
 from artstyle import VGG19_LAYERS, StyleParams, WeightsError, load_image, stylize_iter
 from artstyle.images import fit_long_side
+from artstyle.paper import (
+    Cell,
+    Layout,
+    PlannedCell,
+    grid_layout,
+    plan_grid,
+    plan_reconstructions,
+    reconstructions_layout,
+    render_figure,
+)
 from artstyle.presets import Preset, PresetStatus, get_preset, load_catalogue, preset_status
 
 TITLE = "artstyle — paint your photo like a famous painting"
@@ -62,6 +72,14 @@ EXAMPLE_PAIRS = (  # (content preset id, style preset id)
 )
 LOSS_COLOURS = {"total": "#1f77b4", "style": "#ff7f0e", "content": "#d62728"}
 PARAM_FIELDS = {f.name: f for f in dataclasses.fields(StyleParams)}
+NONE_CHOICE = "off"  # the radio choice that stands for None in an optional choice (e.g. preserve_color)
+BLEND_DEFAULT = 0.5
+# Paper tab: cell size and steps per cell that make a figure in a few minutes on this kind of device.
+PAPER_DEFAULTS = {"cpu": (96, 40), "mps": (128, 100), "cuda": (256, 300)}
+PAPER_FIGURES = {
+    "Fig. 1: what each layer keeps (reconstructions)": "reconstructions",
+    "Fig. 3: style layers × α/β": "grid",
+}
 
 
 # --------------------------------------------------------------------------------------------- hardware
@@ -151,12 +169,14 @@ class RunLog:
 # The GPU part: on ZeroGPU `spaces.GPU` lends a GPU for the call's duration; elsewhere it is not applied.
 
 
-def _gpu_duration(content: Image.Image, style: Image.Image, params: StyleParams) -> int:
+def _gpu_duration(content: Image.Image, style: Any, params: StyleParams, mask: Image.Image | None = None) -> int:
     return int(min(300, 15 + estimate_seconds(params.size, params.steps, "cuda") * 2))
 
 
-def optimise(content: Image.Image, style: Image.Image, params: StyleParams) -> Iterator[artstyle.Progress]:
-    yield from stylize_iter(content, style, params=params)
+def optimise(
+    content: Image.Image, style: Image.Image | list[Image.Image], params: StyleParams, mask: Image.Image | None = None
+) -> Iterator[artstyle.Progress]:
+    yield from stylize_iter(content, style, mask=mask, params=params)
 
 
 if spaces is not None:
@@ -196,10 +216,10 @@ def _as_int(name: str, value: Any) -> int:
     raise gr.Error(f"{name} must be a whole number, got {value!r}.")
 
 
-def resolve_style(style: str | None, preset: str | None) -> tuple[Image.Image, Preset | None]:
+def resolve_style(style: str | None, preset: str | None, *, which: str = "") -> tuple[Image.Image, Preset | None]:
     """The style image: an upload wins over the chosen preset."""
     if style:
-        return load_image(style, name="style image"), None
+        return load_image(style, name=f"{which}style image"), None
     if not preset:
         raise gr.Error("Pick a painting from the gallery or upload a style image.")
     found = get_preset(preset)  # ValueError for an unknown id, before any path is built from it
@@ -207,6 +227,28 @@ def resolve_style(style: str | None, preset: str | None) -> tuple[Image.Image, P
     if status.path is None:
         raise gr.Error(f"The painting {found.title!r} is unavailable: {status.reason}")
     return load_image(status.path, name=f"preset {found.id}"), found
+
+
+def blend_weights(blend: Any) -> tuple[float, float]:
+    """Mix slider t in [0, 1] -> style_blend (1 - t, t): 0 is the first painting only, 1 the second only."""
+    t = float(BLEND_DEFAULT if blend is None else blend)
+    if not 0 <= t <= 1:
+        raise ValueError(f"blend must be between 0 (first painting only) and 1 (second only), got {t}")
+    return 1.0 - t, t
+
+
+def drawn_mask(editor: dict[str, Any] | None) -> Image.Image | None:
+    """The mask painted in the editor over the photo: white where any stroke is (the second painting),
+    black elsewhere; None when nothing is painted. The photo underneath is only a guide, never the mask."""
+    if not editor or not editor.get("layers"):
+        return None
+    alphas = [layer.convert("RGBA").getchannel("A") for layer in editor["layers"] if layer is not None]
+    if not alphas:
+        return None
+    mask = alphas[0]
+    for alpha in alphas[1:]:
+        mask = ImageChops.lighter(mask, alpha.resize(mask.size))
+    return mask if mask.getbbox() is not None else None  # getbbox: None when every pixel is 0
 
 
 def build_params(
@@ -269,9 +311,20 @@ def _status_text(event: artstyle.Progress, device: str) -> str:
 @dataclasses.dataclass
 class RunRequest:
     content: Image.Image
-    style: Image.Image
+    style: Image.Image | list[Image.Image]  # a list when two paintings are mixed or placed by a mask
     params: StyleParams
     settings: dict[str, Any]
+    mask: Image.Image | None = None
+
+
+@dataclasses.dataclass
+class SecondStyle:
+    """The optional second painting: an upload or a preset id, the mix t, and a mask (a path or image)."""
+
+    style: str | None = None
+    preset: str | None = None
+    blend: Any = BLEND_DEFAULT
+    mask: str | Image.Image | None = None
 
 
 class Runner:
@@ -292,13 +345,28 @@ class Runner:
         seed: Any,
         extra: dict[str, Any],
         device: str,
+        second: SecondStyle | None = None,
     ) -> RunRequest:
         if not content:
             raise gr.Error("Add a photo first: upload one, take one with the webcam or paste one.")
+        second = second or SecondStyle()
         try:
             content_image = load_image(content, name="photo")
             style_image, chosen = resolve_style(style, preset)
             base = chosen.style_weight if chosen else StyleParams().style_weight
+            styles: Image.Image | list[Image.Image] = style_image
+            chosen2 = None
+            mask = load_image(second.mask, name="mask") if second.mask is not None else None
+            if second.style or second.preset:
+                style2, chosen2 = resolve_style(second.style, second.preset, which="second ")
+                styles = [style_image, style2]
+                weights = blend_weights(second.blend)
+                extra = {**extra, "style_blend": weights}
+                # The recommended beta of a mix: the blend-weighted geometric mean of the two paintings'.
+                base2 = chosen2.style_weight if chosen2 else StyleParams().style_weight
+                base = base ** weights[0] * base2 ** weights[1]
+            elif mask is not None:
+                raise ValueError("a mask places two paintings: choose a second painting too, or clear the mask")
             strength = float(style_strength if style_strength is not None else STRENGTH_DEFAULT)
             if not 0 <= strength <= 10:
                 raise ValueError(f"style_strength must be between 0 and 10, got {strength}")
@@ -318,8 +386,12 @@ class Runner:
             "style_strength": strength,
             "painting": chosen.caption if chosen else "uploaded style image",
         }
+        if isinstance(styles, list):
+            settings["preset2"] = chosen2.id if chosen2 else None
+            settings["painting2"] = chosen2.caption if chosen2 else "uploaded style image"
+            settings["mask"] = mask is not None
         settings.pop("preview_every")
-        return RunRequest(content_image, style_image, params, settings)
+        return RunRequest(content_image, styles, params, settings, mask)
 
     def run(self, make_request: Callable[[str], RunRequest]) -> Iterator[tuple[str, Any]]:
         """Yields ("status", str), ("preview", image, losses) and finally ("final", path, before)."""
@@ -328,7 +400,7 @@ class Runner:
             yield "status", f"Starting on {device} …", None
             try:
                 # closing(): Stop closes this generator, which must close the optimisation at once, not at GC.
-                with closing(optimise(request.content, request.style, request.params)) as events:
+                with closing(optimise(request.content, request.style, request.params, request.mask)) as events:
                     yield from self._steps(events, request, device)
             except (ValueError, WeightsError) as exc:
                 raise gr.Error(_sentence(exc)) from exc
@@ -371,13 +443,17 @@ def _control_spec(name: str) -> tuple[type[gr.components.Component], dict[str, A
     default = f.default if f.default is not dataclasses.MISSING else None
     common = {"label": name.replace("_", " ").capitalize(), "info": f.metadata.get("help")}
     origin, args = get_origin(hint), get_args(hint)
-    if type(None) in args:  # Optional[X]: edit X; an empty box means None
+    optional = type(None) in args
+    if optional:  # Optional[X]: edit X; an empty box (or the "off" choice) means None
         hint = next(a for a in args if a is not type(None))
         origin, args = get_origin(hint), get_args(hint)
     if origin is Literal:
-        return gr.Radio, {"choices": list(args), "value": default, **common}
-    if hint is bool:
+        choices = ([NONE_CHOICE] if optional else []) + list(args)
+        return gr.Radio, {"choices": choices, "value": NONE_CHOICE if default is None else default, **common}
+    if hint is bool or bool in args:  # bool | float (ema): the switch; the float form stays API-only
         return gr.Checkbox, {"value": bool(default), **common}
+    if int in args:  # int | tuple[int, ...] (scales): the number form; the list form stays API-only
+        return gr.Number, {"value": default, "precision": 0, "minimum": 1, **common}
     if hint is int:
         return gr.Number, {"value": default, "precision": 0, **common}
     if hint is float:
@@ -398,6 +474,8 @@ def _extra_kwargs(names: list[str], values: tuple[Any, ...]) -> dict[str, Any]:
     for name, value in zip(names, values, strict=True):
         if value is None and PARAM_FIELDS[name].default is not None:
             continue  # an emptied number box: keep the default
+        if value == NONE_CHOICE and PARAM_FIELDS[name].default is None:
+            value = None
         if isinstance(PARAM_FIELDS[name].default, tuple) and isinstance(value, list):
             value = tuple(value)
         extra[name] = value
@@ -466,85 +544,97 @@ def build_demo() -> gr.Blocks:
             f"({PAPER_URL}): your photo's pixels are optimised until a VGG19 network sees its content "
             "painted with the textures of the painting."
         )
-        with gr.Row(equal_height=False):
-            with gr.Column(min_width=300):
-                content = photo_input(label="photo", sources=["upload", "webcam", "clipboard"], elem_id="content")
-                gallery = gr.Gallery(
-                    value=preset_gallery(statuses),
-                    label="Pick a painting",
-                    columns=5,
-                    height=270,  # two rows of thumbnails on a desktop; scrolls on a phone
-                    allow_preview=False,
-                    object_fit="cover",
-                    interactive=False,
-                    elem_id="preset-gallery",
-                )
-                preset = gr.Dropdown(
-                    choices=[(p.caption, p.id) for p in catalogue], value=first, label="Painting", elem_id="preset"
-                )
-                gr.Markdown(unavailable_note(statuses))
-                style = photo_input(
-                    label="style image (optional: your own painting instead)",
-                    sources=["upload", "clipboard"],
-                    elem_id="style-upload",
-                    height=160,
-                )
-                style_strength = gr.Slider(
-                    0, 10, value=STRENGTH_DEFAULT, step=0.5, label="Style strength",
-                    info="5 = the painting's recommended balance; each step ×2.5 more (or less) style.",
-                )  # fmt: skip
-                with gr.Row():
-                    size = gr.Slider(
-                        64,
-                        defaults["max_size"],
-                        value=defaults["size"],
-                        step=32,
-                        label="Output size (px)",
-                        elem_id="size",
+        with gr.Tabs():
+            with gr.Tab("Paint", id="paint"), gr.Row(equal_height=False):
+                with gr.Column(min_width=300):
+                    content = photo_input(label="photo", sources=["upload", "webcam", "clipboard"], elem_id="content")
+                    gallery = gr.Gallery(
+                        value=preset_gallery(statuses),
+                        label="Pick a painting",
+                        columns=5,
+                        height=270,  # two rows of thumbnails on a desktop; scrolls on a phone
+                        allow_preview=False,
+                        object_fit="cover",
+                        interactive=False,
+                        elem_id="preset-gallery",
                     )
-                    steps = gr.Slider(1, 1000, value=defaults["steps"], step=1, label="Steps", elem_id="steps")
-                with gr.Row():
-                    seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
-                    preserve_color = (
-                        _control_for("preserve_color", label="Preserve colours")
-                        if "preserve_color" in PARAM_FIELDS
-                        else gr.Checkbox(value=False, visible=False, label="Preserve colours")
+                    preset = gr.Dropdown(
+                        choices=[(p.caption, p.id) for p in catalogue],
+                        value=first,
+                        label="Painting",
+                        elem_id="preset",
                     )
-                scale_controls = [_control_for("scales", label="Scales")] if "scales" in extra_names else []
-                with gr.Accordion("Advanced", open=False):
-                    advanced = [_control_for(n) for n in advanced_names]
-                expect = gr.Markdown(expectation(defaults["size"], defaults["steps"]))
-                with gr.Row():
-                    run = gr.Button("Paint", variant="primary", elem_id="run")
-                    stop = gr.Button("Stop", variant="stop", elem_id="stop")
-            with gr.Column(min_width=300):
-                result = gr.Image(
-                    label="Result",
-                    format="png",
-                    interactive=False,
-                    buttons=["download", "fullscreen"],
-                    elem_id="result",
-                )
-                status = gr.Textbox(label="Progress", interactive=False, elem_id="status")
-                download = gr.DownloadButton("Download full-resolution PNG", visible=False)
-                loss_plot = gr.LinePlot(
-                    x="step",
-                    y="log10 loss",
-                    color="term",
-                    color_map=LOSS_COLOURS,
-                    label="Loss, log10 (blue: total, orange: style, red: content)",
-                    height=260,
-                    elem_id="loss",
-                )
-                before_after = gr.ImageSlider(label="Before / after", format="png", interactive=False)
+                    gr.Markdown(unavailable_note(statuses))
+                    style = photo_input(
+                        label="style image (optional: your own painting instead)",
+                        sources=["upload", "clipboard"],
+                        elem_id="style-upload",
+                        height=160,
+                    )
+                    with gr.Accordion("Two paintings: mix them, or paint each in its own region", open=False):
+                        preset2, style2, blend, mask_draw, mask_upload = _second_style_controls(catalogue)
+                    style_strength = gr.Slider(
+                        0, 10, value=STRENGTH_DEFAULT, step=0.5, label="Style strength",
+                        info="5 = the painting's recommended balance; each step ×2.5 more (or less) style.",
+                    )  # fmt: skip
+                    with gr.Row():
+                        size = gr.Slider(
+                            64,
+                            defaults["max_size"],
+                            value=defaults["size"],
+                            step=32,
+                            label="Output size (px)",
+                            elem_id="size",
+                        )
+                        steps = gr.Slider(1, 1000, value=defaults["steps"], step=1, label="Steps", elem_id="steps")
+                    with gr.Row():
+                        seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
+                        preserve_color = (
+                            _control_for("preserve_color", label="Preserve colours")
+                            if "preserve_color" in PARAM_FIELDS
+                            else gr.Checkbox(value=False, visible=False, label="Preserve colours")
+                        )
+                    scale_controls = [_control_for("scales", label="Scales")] if "scales" in extra_names else []
+                    with gr.Accordion("Advanced", open=False):
+                        advanced = [_control_for(n) for n in advanced_names]
+                    expect = gr.Markdown(expectation(defaults["size"], defaults["steps"]))
+                    with gr.Row():
+                        run = gr.Button("Paint", variant="primary", elem_id="run")
+                        stop = gr.Button("Stop", variant="stop", elem_id="stop")
+                with gr.Column(min_width=300):
+                    result = gr.Image(
+                        label="Result",
+                        format="png",
+                        interactive=False,
+                        buttons=["download", "fullscreen"],
+                        elem_id="result",
+                    )
+                    status = gr.Textbox(label="Progress", interactive=False, elem_id="status")
+                    download = gr.DownloadButton("Download full-resolution PNG", visible=False)
+                    loss_plot = gr.LinePlot(
+                        x="step",
+                        y="log10 loss",
+                        color="term",
+                        color_map=LOSS_COLOURS,
+                        label="Loss, log10 (blue: total, orange: style, red: content)",
+                        height=260,
+                        elem_id="loss",
+                    )
+                    before_after = gr.ImageSlider(label="Before / after", format="png", interactive=False)
+            with gr.Tab("Explore the paper", id="paper"):
+                paper = _paper_controls(device_type)
 
-        def ui_run(content, style, preset, size, steps, style_strength, preserve_color, seed, *extra_values):
+        def ui_run(
+            content, style, preset, size, steps, style_strength, preserve_color, seed,
+            style2, preset2, blend, mask_upload, mask_draw, *extra_values,
+        ):  # fmt: skip
             extra = _extra_kwargs(extra_names, extra_values)
             _add_preserve_color(extra, preserve_color)
+            second = SecondStyle(style2, preset2, blend, mask_upload or drawn_mask(mask_draw))
             rows: list[dict[str, Any]] = []
             request = lambda device: runner.prepare(  # noqa: E731
                 content=content, style=style, preset=preset, size=size, steps=steps,
-                style_strength=style_strength, seed=seed, extra=extra, device=device,
+                style_strength=style_strength, seed=seed, extra=extra, device=device, second=second,
             )  # fmt: skip
             for kind, payload, event in runner.run(request):
                 if event is not None:
@@ -564,14 +654,20 @@ def build_demo() -> gr.Blocks:
                         gr.DownloadButton(value=str(path), visible=True),
                     )
 
-        def api_stylize(content, style, preset, size, steps, style_strength, preserve_color, seed):
+        def api_stylize(
+            content, style, preset, size, steps, style_strength, preserve_color, seed,
+            style2=None, preset2=None, blend=BLEND_DEFAULT, mask=None, scales=None,
+        ):  # fmt: skip
             """Stylise `content` after a preset painting (`preset` = its id) or an uploaded `style` image;
-            streams downscaled previews and ends with the full-resolution PNG."""
-            extra: dict[str, Any] = {}
+            streams downscaled previews and ends with the full-resolution PNG. Optional: a second painting
+            (`style2` upload or `preset2` id) mixed by `blend` (0: first only, 1: second only), or placed by
+            a greyscale `mask` of the photo's shape (black: first painting, white: second); `scales` levels."""
+            extra: dict[str, Any] = {} if scales is None else {"scales": _as_int("scales", scales)}
             _add_preserve_color(extra, preserve_color)
+            second = SecondStyle(style2, preset2, blend, mask)
             request = lambda device: runner.prepare(  # noqa: E731
                 content=content, style=style, preset=preset, size=size, steps=steps,
-                style_strength=style_strength, seed=seed, extra=extra, device=device,
+                style_strength=style_strength, seed=seed, extra=extra, device=device, second=second,
             )  # fmt: skip
             for kind, payload, _ in runner.run(request):
                 if kind == "preview":
@@ -580,10 +676,11 @@ def build_demo() -> gr.Blocks:
                     yield str(payload[0])
 
         inputs = [content, style, preset, size, steps, style_strength, preserve_color, seed]
+        seconds = [style2, preset2, blend, mask_upload]
         concurrency = {"concurrency_id": "optimise", "concurrency_limit": len(pool.names)}
         run_event = run.click(
             ui_run,
-            inputs=inputs + scale_controls + advanced,
+            inputs=inputs + seconds + [mask_draw] + scale_controls + advanced,
             outputs=[result, status, loss_plot, before_after, download],
             api_visibility="private",
             show_progress="minimal",
@@ -591,7 +688,32 @@ def build_demo() -> gr.Blocks:
         )
         stop.click(None, cancels=[run_event], api_visibility="private")
         api_button = gr.Button(visible=False)
-        api_button.click(api_stylize, inputs=inputs, outputs=[result], api_name="stylize", **concurrency)
+        # scales: the main panel's control, or a hidden stand-in (None: the default) if params lacks it.
+        scales_input = scale_controls[0] if scale_controls else gr.Number(value=None, visible=False)
+        api_button.click(
+            api_stylize, inputs=inputs + seconds + [scales_input], outputs=[result], api_name="stylize", **concurrency
+        )
+
+        def paper_run(content, style, preset, figure, cell_size, cell_steps, seed):
+            """Run one of the paper's demonstrations (`figure`: "reconstructions" = Fig. 1, "grid" = Fig. 3)
+            for the photo and painting; streams the gallery of finished cells, the labelled figure and a
+            status line after each cell."""
+            yield from _paper_stream(
+                runner, content=content, style=style, preset=preset, figure=figure,
+                size=cell_size, steps=cell_steps, seed=seed,
+            )  # fmt: skip
+
+        paper_event = paper.run.click(
+            paper_run,
+            inputs=[content, style, preset, paper.figure, paper.size, paper.steps, seed],
+            outputs=[paper.cells, paper.figure_image, paper.status],
+            api_name="paper",
+            show_progress="minimal",
+            **concurrency,
+        )
+        paper.stop.click(None, cancels=[paper_event], api_visibility="private")
+        # The editor paints over the photo, so that the mask has the photo's shape and the user sees where.
+        content.change(_mask_canvas, content, mask_draw, api_visibility="private", queue=False)
 
         rows = example_rows(statuses)
         if rows:  # loaded on click, never run (or cached) at start-up
@@ -615,10 +737,154 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
+def _second_style_controls(catalogue: tuple[Preset, ...]) -> tuple[Any, ...]:
+    preset2 = gr.Dropdown(
+        choices=[(p.caption, p.id) for p in catalogue],
+        value=None,
+        label="Second painting",
+        info="Leave empty for one painting.",
+        elem_id="preset2",
+    )
+    style2 = photo_input(label="or your own second style image", sources=["upload", "clipboard"], height=140)
+    blend = gr.Slider(
+        0, 1, value=BLEND_DEFAULT, step=0.05, label="Mix", elem_id="blend",
+        info="0: the first painting only, 1: the second only. With a mask: how strongly each region is painted.",
+    )  # fmt: skip
+    mask_draw = gr.ImageEditor(
+        type="pil",
+        sources=[],  # the background is the photo, set when the photo changes
+        label="Mask: paint over the photo where the second painting goes (unpainted: the first)",
+        brush=gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed", default_size=24),
+        layers=False,
+        transforms=(),
+        height=320,
+        elem_id="mask-draw",
+    )
+    mask_upload = photo_input(
+        label="or upload a mask (greyscale, the photo's shape: black = first painting, white = second)",
+        sources=["upload", "clipboard"],
+        height=140,
+        elem_id="mask-upload",
+    )
+    return preset2, style2, blend, mask_draw, mask_upload
+
+
+def _mask_canvas(content: str | None) -> Any:
+    return {"background": content, "layers": [], "composite": content} if content else None
+
+
+@dataclasses.dataclass
+class PaperControls:
+    figure: gr.Radio
+    size: gr.Slider
+    steps: gr.Slider
+    run: gr.Button
+    stop: gr.Button
+    status: gr.Textbox
+    cells: gr.Gallery
+    figure_image: gr.Image
+
+
+def _paper_controls(device_type: str) -> PaperControls:
+    size, steps = PAPER_DEFAULTS.get(device_type, PAPER_DEFAULTS["cuda"])
+    gr.Markdown(
+        "The two demonstrations of [the paper](" + PAPER_URL + ") for the photo and painting chosen on the "
+        "*Paint* tab. **Fig. 1**: starting from white noise, match only one layer's features of the photo "
+        "(conv1_2 … conv5_2: pixel-perfect low, only the layout high), or the Gram matrices of the painting "
+        "from conv1_1 up to conv5_1 (colour blotches growing into its texture). **Fig. 3**: content and "
+        "style together, rows = how deep the style layers reach, columns = α/β. Each panel appears as soon "
+        "as it is finished; panels are small so a figure takes minutes, not hours."
+    )
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=300):
+            figure = gr.Radio(
+                [(label, value) for label, value in PAPER_FIGURES.items()],
+                value="reconstructions",
+                label="Demonstration",
+                elem_id="paper-figure",
+            )
+            with gr.Row():
+                size_slider = gr.Slider(32, 512, value=size, step=16, label="Panel size (px)", elem_id="paper-size")
+                steps_slider = gr.Slider(1, 1000, value=steps, step=1, label="Steps per panel", elem_id="paper-steps")
+            with gr.Row():
+                run = gr.Button("Run the demonstration", variant="primary", elem_id="paper-run")
+                stop = gr.Button("Stop", variant="stop", elem_id="paper-stop")
+            status = gr.Textbox(label="Progress", interactive=False, elem_id="paper-status")
+        with gr.Column(min_width=300, scale=2):
+            figure_image = gr.Image(label="Figure", format="png", interactive=False, elem_id="paper-figure-image")
+            cells = gr.Gallery(label="Panels, as they finish", columns=5, height="auto", elem_id="paper-cells")
+    return PaperControls(figure, size_slider, steps_slider, run, stop, status, cells, figure_image)
+
+
+def _paper_stream(
+    runner: Runner, *, content: Any, style: Any, preset: Any, figure: Any, size: Any, steps: Any, seed: Any
+) -> Iterator[tuple[Any, Any, str]]:
+    """Run the cells one by one on a device from the pool, yielding (gallery, figure, status) per cell and a
+    status line at least every STATUS_INTERVAL_S in between (each yield is where Stop takes effect)."""
+    if not content:
+        raise gr.Error("Add a photo first (on the Paint tab).")
+    if figure not in PAPER_FIGURES.values():
+        raise gr.Error(f"figure must be one of {', '.join(PAPER_FIGURES.values())}, got {figure!r}.")
+    with runner.pool.acquire() as device, runner.log.track():
+        try:
+            style_image, _ = resolve_style(style, preset)
+            photo = load_image(content, name="photo")
+            common = {"size": _as_int("size", size), "steps": _as_int("steps", steps), "device": device}
+            common["seed"] = _as_int("seed", seed if seed is not None else 0)
+            if figure == "reconstructions":
+                layout, plan = reconstructions_layout(), plan_reconstructions(photo, style_image, **common)
+                inputs = [plan[0].content, plan[-1].style]  # the photo and the painting at panel size
+            else:
+                layout, plan, inputs = grid_layout(), plan_grid(photo, style_image, **common), []
+            yield [], gr.skip(), f"Starting {len(plan)} panels on {device} …"
+            cells: list[Cell] = []
+            for planned in plan:
+                for text in _run_paper_cell(planned, cells, layout, len(plan), runner.log):
+                    yield gr.skip(), gr.skip(), text
+                figure_image = render_figure(layout, cells, inputs=inputs)
+                yield _cell_gallery(layout, cells), figure_image, _paper_status(cells, len(plan), device)
+        except (ValueError, WeightsError) as exc:
+            raise gr.Error(_sentence(exc)) from exc
+        except torch.OutOfMemoryError as exc:
+            raise gr.Error("The device ran out of memory: choose a smaller panel size.") from exc
+
+
+def _run_paper_cell(planned: PlannedCell, cells: list[Cell], layout: Layout, total: int, log: RunLog) -> Iterator[str]:
+    """Run one panel, appending it to `cells` when done; yields a status line now and then."""
+    start = last_status = time.monotonic()
+    where = _cell_caption(layout, planned.row, planned.col)
+    with closing(optimise(planned.content, planned.style, planned.params)) as events:
+        for event in events:
+            log.last_step, log.last_total = event.step, event.total
+            if event.done:
+                cells.append(Cell(planned.row, planned.col, event.image, planned.params, event.losses,
+                                  time.monotonic() - start))  # fmt: skip
+            elif time.monotonic() - last_status >= STATUS_INTERVAL_S:
+                last_status = time.monotonic()
+                yield f"Panel {len(cells) + 1}/{total} ({where}): step {event.step}/{event.total}"
+
+
+def _cell_caption(layout: Layout, row: int, col: int) -> str:
+    if layout.cell_labels:
+        return f"{layout.row_labels[row]}: {layout.cell_labels[row][col]}"
+    return f"{layout.row_labels[row]}, {layout.col_labels[col]}"
+
+
+def _cell_gallery(layout: Layout, cells: list[Cell]) -> list[tuple[Image.Image, str]]:
+    return [(cell.image, _cell_caption(layout, cell.row, cell.col)) for cell in cells]
+
+
+def _paper_status(cells: list[Cell], total: int, device: str) -> str:
+    spent = sum(c.elapsed for c in cells)
+    left = spent / len(cells) * (total - len(cells))
+    eta = "done" if len(cells) == total else f"about {left:.0f} s left"
+    return f"{len(cells)}/{total} panels · {spent:.0f} s · {eta} · {device}"
+
+
 def _add_preserve_color(extra: dict[str, Any], value: Any) -> None:
     # Passed on only when the installed artstyle has the parameter (it is being added in parallel).
     if "preserve_color" in PARAM_FIELDS:
-        if value is not None:
+        if value is not None and value != NONE_CHOICE:
             extra["preserve_color"] = value
     elif value:
         raise gr.Error("preserve_color is not supported by this version of artstyle; leave it empty.")

@@ -60,6 +60,17 @@ class Layout:
 
 
 @dataclass(frozen=True)
+class PlannedCell:
+    """One panel still to run: its place in the figure, its images (already at `size`) and its params."""
+
+    row: int
+    col: int
+    content: Image.Image
+    style: Image.Image
+    params: StyleParams
+
+
+@dataclass(frozen=True)
 class Cell:
     """One finished panel of a figure."""
 
@@ -105,10 +116,18 @@ def iter_reconstructions(
     `overrides` are further `StyleParams` fields (seed, device, pooling, optimizer, init ...); the layers
     and weights are set per cell. Arguments are checked and images loaded here, before any work starts.
     """
+    plan = plan_reconstructions(content, style, size=size, steps=steps, **overrides)
+    return _run_cells(plan, _weights(weights))
+
+
+def plan_reconstructions(
+    content: ImageInput, style: ImageInput, *, size: int = DEFAULT_SIZE, steps: int = DEFAULT_STEPS, **overrides: Any
+) -> list[PlannedCell]:
+    """The cells of Fig. 1, not yet run (see `iter_reconstructions`): for a caller that runs each cell with
+    `stylize_iter` itself, e.g. an app that must be able to stop within an iteration."""
     base = _base_params(size, steps, overrides)
     content_image = fit_long_side(load_image(content, name="content"), size, name="content")
     style_image = fit_long_side(load_image(style, name="style"), size, name="style")
-    vgg = _weights(weights)
     runs = [
         # Content only: the photo is also passed as the (unused) style image; no Gram is computed.
         (0, i, content_image, content_image, {"content_layers": (layer,), "style_layers": (), "style_weight": 0.0})
@@ -118,7 +137,7 @@ def iter_reconstructions(
         (1, i, style_image, style_image, {"content_layers": (), "style_layers": layers, "content_weight": 0.0})
         for i, layers in enumerate(_cumulative(FIG_STYLE_LAYERS))
     ]
-    return _run_cells(runs, base, vgg)
+    return _plan(runs, base)
 
 
 def iter_grid(
@@ -132,11 +151,24 @@ def iter_grid(
     **overrides: Any,
 ) -> Iterator[Cell]:
     """Fig. 3: yield the cells row by row (style layers up to conv1_1 ... conv5_1) x `ratios` (alpha/beta)."""
+    plan = plan_grid(content, style, size=size, steps=steps, ratios=ratios, **overrides)
+    return _run_cells(plan, _weights(weights))
+
+
+def plan_grid(
+    content: ImageInput,
+    style: ImageInput,
+    *,
+    size: int = DEFAULT_SIZE,
+    steps: int = DEFAULT_STEPS,
+    ratios: Sequence[float] = FIG3_RATIOS,
+    **overrides: Any,
+) -> list[PlannedCell]:
+    """The cells of Fig. 3, not yet run (see `iter_grid` and `plan_reconstructions`)."""
     base = _base_params(size, steps, overrides)
     ratios = _check_ratios(ratios)
     content_image = fit_long_side(load_image(content, name="content"), size, name="content")
     style_image = fit_long_side(load_image(style, name="style"), size, name="style")
-    vgg = _weights(weights)
     runs = [
         (
             row,
@@ -153,20 +185,25 @@ def iter_grid(
         for row, layers in enumerate(_cumulative(FIG_STYLE_LAYERS))
         for col, ratio in enumerate(ratios)
     ]
-    return _run_cells(runs, base, vgg)
+    return _plan(runs, base)
 
 
-def _run_cells(
-    runs: list[tuple[int, int, Image.Image, Image.Image, dict[str, Any]]], base: StyleParams, vgg: VGGWeights
-) -> Iterator[Cell]:
-    for row, col, content_image, style_image, settings in runs:
-        params = StyleParams.from_kwargs(base, **settings)
+_Run = tuple[int, int, Image.Image, Image.Image, dict[str, Any]]  # row, col, content, style, per-cell settings
+
+
+def _plan(runs: list[_Run], base: StyleParams) -> list[PlannedCell]:
+    # Every cell's params are built (and so validated) now, before the first run starts.
+    return [PlannedCell(r, c, ci, si, StyleParams.from_kwargs(base, **settings)) for r, c, ci, si, settings in runs]
+
+
+def _run_cells(plan: list[PlannedCell], vgg: VGGWeights) -> Iterator[Cell]:
+    for planned in plan:
         start = time.perf_counter()
         last = None
-        for event in stylize_iter(content_image, style_image, params=params, weights=vgg):
+        for event in stylize_iter(planned.content, planned.style, params=planned.params, weights=vgg):
             last = event
         assert last is not None and last.image is not None
-        yield Cell(row, col, last.image, params, last.losses, time.perf_counter() - start)
+        yield Cell(planned.row, planned.col, last.image, planned.params, last.losses, time.perf_counter() - start)
 
 
 def _base_params(size: int, steps: int, overrides: dict[str, Any]) -> StyleParams:

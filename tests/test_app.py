@@ -174,3 +174,123 @@ def test_embeddable_in_another_blocks_and_fastapi(monkeypatch):
     assert any(getattr(fn, "api_name", None) == "stylize" for fn in outer.fns.values())
     mounted = gr.mount_gradio_app(fastapi.FastAPI(), inner, path="/art")
     assert any(getattr(route, "path", "").startswith("/art") for route in mounted.routes)
+
+
+def _half_mask(tmp_path, size=(160, 120)) -> str:
+    """Greyscale mask of the photo's shape: left half black (first painting), right half white (second)."""
+    mask = Image.new("L", size, 0)
+    mask.paste(255, (size[0] // 2, 0, size[0], size[1]))
+    path = tmp_path / "mask.png"
+    mask.save(path)
+    return str(path)
+
+
+def test_api_two_paintings_with_a_mask_and_preserved_colours(served, photo, tmp_path):
+    import numpy as np
+    from gradio_client import handle_file
+
+    _, client = served
+    single = _args(photo, preset="starry_night", steps=6, strength=10)  # strong, so a few steps paint
+    one = Image.open(client.predict(**{**single, "preserve_color": "luminance"}))
+    two = Image.open(
+        client.predict(
+            **{**single, "preserve_color": "luminance"},
+            preset2="the_scream",
+            blend=0.5,
+            mask=handle_file(_half_mask(tmp_path)),
+        )
+    )
+    assert one.size == two.size == (64, 48)
+    settings = json.loads(two.text["artstyle"])
+    assert settings["preset2"] == "the_scream" and settings["mask"] is True
+    assert settings["style_blend"] == [0.5, 0.5] and settings["preserve_color"] == "luminance"
+    a, b = (np.asarray(i.convert("RGB"), dtype=np.float32) for i in (one, two))
+    right = slice(40, 64)  # the second painting's half (away from the soft edge)
+    diff = np.abs(a[:, right] - b[:, right]).mean()
+    print(f"mean |single - two paintings| on the mask's white half: {diff:.1f} grey levels")
+    assert diff > 3.0  # the second painting changed its region
+    # Luminance mode keeps the photo's chroma: both results' colours sit on the photo's (YIQ's I and Q).
+    yiq = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=np.float32)
+    photo_iq = (np.asarray(Image.open(photo).convert("RGB").resize((64, 48)), np.float32) @ yiq.T)[..., 1:]
+    for result in (a, b):
+        chroma = np.abs((result @ yiq.T)[..., 1:] - photo_iq).mean()
+        print(f"mean |IQ - photo's IQ|: {chroma:.2f}")
+        assert chroma < 3.0
+
+
+def test_api_blend_without_mask_and_mask_needs_a_second_painting(served, photo, tmp_path):
+    from gradio_client import handle_file
+
+    _, client = served
+    mixed = Image.open(client.predict(**_args(photo, steps=2), preset2="the_scream", blend=0.25))
+    assert json.loads(mixed.text["artstyle"])["style_blend"] == [0.75, 0.25]
+    with pytest.raises(Exception, match="choose a second painting") as info:
+        client.predict(**_args(photo, steps=2), mask=handle_file(_half_mask(tmp_path)))
+    assert "Traceback" not in str(info.value)
+
+
+def test_paper_endpoint_streams_each_panel(served, photo):
+    from gradio_client import handle_file
+
+    _, client = served
+    job = client.submit(
+        content=handle_file(photo),
+        style=None,
+        preset="starry_night",
+        figure="reconstructions",
+        cell_size=32,
+        cell_steps=2,
+        seed=0,
+        api_name="/paper",
+    )
+    galleries = []
+    for gallery, figure, status in job:  # stop after three panels: the whole figure is test_paper.py's job
+        if gallery:
+            galleries.append((gallery, figure, status))
+        if gallery and len(gallery) >= 3:
+            break
+    job.cancel()
+    # Streamed: one panel more each time (status lines in between leave the gallery as it was).
+    assert {len(g) for g, _, _ in galleries} == {1, 2, 3}
+    gallery, figure, status = galleries[-1]
+    assert [item["caption"] for item in gallery] == ["content: conv1_2", "content: conv2_2", "content: conv3_2"]
+    assert status.startswith("3/10 panels")
+    width, height = Image.open(figure).size
+    assert width > 6 * 32 and height > 2 * 24  # the whole labelled figure, panels still to come left blank
+
+
+def test_paper_stop_ends_the_server_side_run(served, photo):
+    from gradio_client import handle_file
+
+    demo, client = served
+    runs = demo.artstyle_runs
+    finished = runs.finished
+    job = client.submit(
+        content=handle_file(photo), style=None, preset="starry_night", figure="grid",
+        cell_size=48, cell_steps=500, seed=0, api_name="/paper",
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while runs.active == 0 and runs.finished == finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+    while runs.last_step < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job.cancel()
+    while runs.finished == finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stopped_at = runs.last_step
+    assert runs.finished == finished + 1 and runs.active == 0
+    assert stopped_at < 500  # within the first panel, not after it
+    time.sleep(1.0)
+    assert runs.last_step == stopped_at
+
+
+def test_drawn_mask_is_white_where_painted():
+    import app
+
+    assert app.drawn_mask(None) is None
+    blank = Image.new("RGBA", (40, 30), (0, 0, 0, 0))
+    assert app.drawn_mask({"background": None, "layers": [blank], "composite": None}) is None
+    stroke = blank.copy()
+    stroke.paste((255, 255, 255, 255), (20, 0, 40, 30))
+    mask = app.drawn_mask({"background": None, "layers": [blank, stroke], "composite": None})
+    assert mask.size == (40, 30) and mask.getpixel((5, 5)) == 0 and mask.getpixel((30, 5)) == 255

@@ -36,12 +36,12 @@ from PIL import Image, PngImagePlugin
 
 import artstyle
 from artstyle import VGG19_LAYERS, StyleParams, WeightsError, load_image, stylize_iter
-from artstyle.images import fit_long_side
+from artstyle.images import MAX_INPUT_PIXELS, fit_long_side
 from artstyle.presets import Preset, PresetStatus, get_preset, load_catalogue, preset_status
 
 TITLE = "artstyle — paint your photo like a famous painting"
 PAPER_URL = "https://arxiv.org/abs/1508.06576"
-MAX_QUEUE = 16  # waiting runs; beyond that users are told the app is busy
+MAX_QUEUE = 16  # waiting runs; beyond that users are told the app is busy (ARTSTYLE_QUEUE_SIZE overrides)
 MAX_UPLOAD = "20mb"
 CACHE_TTL_S = 3600  # uploaded and generated files are deleted after an hour (gr.Blocks(delete_cache=...))
 PREVIEW_SIDE = 512  # previews are downscaled to this long side before they are encoded and sent
@@ -62,6 +62,7 @@ EXAMPLE_PAIRS = (  # (content preset id, style preset id)
 )
 LOSS_COLOURS = {"total": "#1f77b4", "style": "#ff7f0e", "content": "#d62728"}
 PARAM_FIELDS = {f.name: f for f in dataclasses.fields(StyleParams)}
+API_NAMES = ("content", "style", "preset", "size", "steps", "style_strength", "preserve_color", "seed")  # /stylize
 
 
 # --------------------------------------------------------------------------------------------- hardware
@@ -176,11 +177,34 @@ def photo_input(**kwargs: Any) -> gr.Image:
     def friendly_preprocess(payload: Any) -> Any:
         try:
             return preprocess(payload)
+        except Image.DecompressionBombError as exc:  # Image.open refuses over twice Pillow's pixel limit
+            raise gr.Error(
+                f"The {label} declares too many pixels to open safely; use one under "
+                f"{MAX_INPUT_PIXELS / 1e6:.0f} megapixels."
+            ) from exc
         except (OSError, SyntaxError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
             raise gr.Error(f"The {label} is not an image file we can read (JPEG, PNG, WebP, ...).") from exc
 
     image.preprocess = friendly_preprocess  # type: ignore[method-assign]
     return image
+
+
+def name_errors(component: gr.components.Component, name: str) -> None:
+    """Make the component's input check name the API parameter: Gradio's own sentences ("Value -1 is less
+    than minimum value 0.") do not say which input, and a string sent for a number fails with a TypeError
+    that reaches the user only as "the upstream Gradio app has raised an exception"."""
+    preprocess = component.preprocess
+
+    def named_preprocess(payload: Any) -> Any:
+        try:
+            return preprocess(payload)
+        except gr.Error as exc:
+            raise gr.Error(f"{name}: {exc.message}") from exc
+        except (TypeError, ValueError) as exc:
+            shown = repr(payload) if len(repr(payload)) <= 60 else repr(payload)[:57] + "..."
+            raise gr.Error(f"{name}: {shown} is not a valid value.") from exc
+
+    component.preprocess = named_preprocess  # type: ignore[method-assign]
 
 
 def strength_to_style_weight(strength: float, base: float) -> float:
@@ -193,7 +217,7 @@ def _as_int(name: str, value: Any) -> int:
         return int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    raise gr.Error(f"{name} must be a whole number, got {value!r}.")
+    raise ValueError(f"{name} must be a whole number, got {value!r}")  # prepare() turns it into a gr.Error
 
 
 def resolve_style(style: str | None, preset: str | None) -> tuple[Image.Image, Preset | None]:
@@ -442,8 +466,25 @@ def _resolve_presets(catalogue: tuple[Preset, ...]) -> list[PresetStatus]:
 # --------------------------------------------------------------------------------------------- the UI
 
 
-def build_demo() -> gr.Blocks:
-    """The whole app as a Blocks; embed it with `demo.render()` or `gr.mount_gradio_app`."""
+def queue_size(value: int | str | None = None) -> int:
+    """Waiting runs allowed before new ones are refused ("Queue is full"): `value`, else the
+    ARTSTYLE_QUEUE_SIZE environment variable, else MAX_QUEUE."""
+    raw = value if value is not None else os.environ.get("ARTSTYLE_QUEUE_SIZE") or MAX_QUEUE
+    try:
+        size = int(raw)
+    except ValueError:
+        size = -1
+    if size < 1:
+        raise ValueError(f"ARTSTYLE_QUEUE_SIZE (queue_size) must be a whole number of at least 1, got {raw!r}")
+    return size
+
+
+def build_demo(*, max_queue: int | None = None) -> gr.Blocks:
+    """The whole app as a Blocks; embed it with `demo.render()` or `gr.mount_gradio_app`.
+
+    `max_queue`: waiting runs before new ones are told the app is busy (default: `queue_size()`).
+    """
+    waiting = queue_size(max_queue)  # checked before the presets are fetched: a typo fails fast
     pool = DevicePool(device_pool_names())
     device_type = pool.names[0].split(":")[0]
     defaults = hardware_defaults(device_type)
@@ -580,6 +621,9 @@ def build_demo() -> gr.Blocks:
                     yield str(payload[0])
 
         inputs = [content, style, preset, size, steps, style_strength, preserve_color, seed]
+        for name, control in zip(API_NAMES, inputs, strict=True):
+            if name not in ("content", "style"):  # photo_input words the image errors itself
+                name_errors(control, name)
         concurrency = {"concurrency_id": "optimise", "concurrency_limit": len(pool.names)}
         run_event = run.click(
             ui_run,
@@ -609,7 +653,7 @@ def build_demo() -> gr.Blocks:
         for control in (size, steps):
             control.change(expectation, [size, steps], expect, api_visibility="private", queue=False)
 
-    demo.queue(max_size=MAX_QUEUE)
+    demo.queue(max_size=waiting)
     demo.artstyle_runs = runner.log  # type: ignore[attr-defined]  # read by the tests
     demo.artstyle_pool = pool  # type: ignore[attr-defined]
     return demo

@@ -323,9 +323,7 @@ def _optimise(inputs: _Inputs, p: StyleParams, vgg: VGGWeights, device: torch.de
                 # Previews on step 1 (the user sees a picture after setup + one iteration, not after
                 # preview_every iterations: issue 5's first preview within 2 s), on every preview_every-th
                 # step, and at the end of each level, so even a level shorter than preview_every shows one.
-                preview = done or (
-                    p.preview_every > 0 and (step == 1 or step % p.preview_every == 0 or i == count)
-                )
+                preview = done or (p.preview_every > 0 and (step == 1 or step % p.preview_every == 0 or i == count))
                 yield Progress(
                     step=step,
                     total=total,

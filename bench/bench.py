@@ -156,9 +156,9 @@ def time_to_quality(ctx: dict, cfg: dict, *, cap_factor: float = 3.0, ref: tuple
     defaults = artstyle.StyleParams()
     params = artstyle.StyleParams.from_kwargs(size=size, device=str(dev), **overrides)
     every = cfg.get("ttq_every", 10)
-    # artstyle's defaults run exactly as a user gets them (their steps and coarse-to-fine schedule); an
-    # explicit single-level configuration (explore.py) stops at cap_factor x N if it never gets there.
-    steps = params.steps if not overrides or params.scale_steps else min(params.steps, int(cap_factor * n))
+    # artstyle's defaults run as a user gets them (their steps and schedule); a run that never gets there
+    # stops at cap_factor x N (only when steps can change without changing an explicit per-level schedule).
+    steps = params.steps if params.scale_steps else min(params.steps, int(cap_factor * n))
     wall, reached, trace = 0.0, None, []
     t = time.perf_counter()
     events = artstyle.stylize_iter(ctx["content"], ctx["style"], params=params, weights=ctx["vgg"], steps=steps,

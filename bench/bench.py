@@ -156,7 +156,9 @@ def time_to_quality(ctx: dict, cfg: dict, *, cap_factor: float = 3.0, ref: tuple
     defaults = artstyle.StyleParams()
     params = artstyle.StyleParams.from_kwargs(size=size, device=str(dev), **overrides)
     every = cfg.get("ttq_every", 10)
-    steps = min(params.steps, int(cap_factor * n))  # a run that never gets there stops at cap_factor x N
+    # artstyle's defaults run as a user gets them (their steps and schedule); a run that never gets there
+    # stops at cap_factor x N (only when steps can change without changing an explicit per-level schedule).
+    steps = params.steps if params.scale_steps else min(params.steps, int(cap_factor * n))
     wall, reached, trace = 0.0, None, []
     t = time.perf_counter()
     events = artstyle.stylize_iter(ctx["content"], ctx["style"], params=params, weights=ctx["vgg"], steps=steps,
@@ -169,7 +171,7 @@ def time_to_quality(ctx: dict, cfg: dict, *, cap_factor: float = 3.0, ref: tuple
         wall += time.perf_counter() - t  # evaluation below is not counted
         if event is None:
             break
-        if event.image is not None:
+        if event.image is not None and event.level == event.levels - 1:  # coarse levels are not the output
             score = evaluator.score(event.image)
             trace.append([event.step, round(wall, 2), round(score, 4)])
             if score <= 1.0:
@@ -187,9 +189,22 @@ def time_to_quality(ctx: dict, cfg: dict, *, cap_factor: float = 3.0, ref: tuple
         "artstyle_steps_to_reach": reached[0] if reached else None,
         "artstyle_seconds_to_reach": round(reached[1], 2) if reached else None,
         "time_to_quality_ratio": round(reached[1] / ref_seconds, 3) if reached else None,
+        "artstyle_level_sizes": list(params.level_sizes()),
+        "artstyle_level_steps": list(params.level_steps()),
+        "work_to_reach": round(_work(params, reached[0]), 1) if reached else None,
+        "work_ratio": round(_work(params, reached[0]) / n, 3) if reached else None,
         "note": None if reached else f"not reached within {steps} steps (best score {min(s for *_, s in trace)})",
         "trace_step_wall_score": trace,
     }
+
+
+def _work(params: StyleParams, steps: int) -> float:
+    """Load-independent cost of the first `steps` iterations: each costs its level's pixels over the final's."""
+    work, left = 0.0, steps
+    for side, count in zip(params.level_sizes(), params.level_steps(), strict=True):
+        work += min(count, left) * (side / params.size) ** 2
+        left -= min(count, left)
+    return work
 
 
 def first_preview(ctx: dict, size: int, **overrides) -> float:

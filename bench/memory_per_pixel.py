@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = os.environ.get("ARTSTYLE_WEIGHTS", str(ROOT.parent / "shared/models/vgg19-caffe-features-fp16.safetensors"))
 
 CHILD = r"""
-import json, resource, sys, numpy as np, torch
+import json, sys, numpy as np, torch
 import artstyle
 from artstyle.weights import load_weights
 torch.set_num_threads(1)
@@ -26,11 +26,16 @@ content = np.random.default_rng(0).random((size, size, 3)).astype(np.float32)
 style = np.random.default_rng(1).random((size, size, 3)).astype(np.float32)
 for e in artstyle.stylize_iter(content[:16, :16], style[:16, :16], weights=weights, size=16, steps=2, device="cpu"):
     pass  # warm-up: libraries, allocator, weights converted
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def status(key):  # /proc/self/status, in bytes
+    return int(next(x for x in open("/proc/self/status") if x.startswith(key)).split()[1]) * 1024
+# Peak RSS of this process image: VmHWM, reset to the current RSS first. Not ru_maxrss, which Linux carries
+# over from the forking parent (a large test runner's peak would hide this run's).
+open("/proc/self/clear_refs", "w").write("5")
+before = status("VmRSS")
 for e in artstyle.stylize_iter(content, style, weights=weights, size=size, steps=3, optimizer=optimizer,
                                device="cpu", preview_every=0):
     pass
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = status("VmHWM")
 print(json.dumps({"size": size, "optimizer": optimizer, "pixels": size * size, "run_bytes": peak - before}))
 """
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,3 +50,33 @@ def starry_night() -> Path:
     if not path.is_file():
         pytest.skip(f"style image not found at {path}")
     return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def served_app(temp_dir: Path, **build_kwargs: Any) -> Iterator[tuple[Any, str]]:
+    """(demo, url): the app launched in this process on a free port, with the real weights, the local
+    presets folder and its own Gradio temp folder; the environment is restored afterwards."""
+    saved = dict(os.environ)
+    os.environ.update(
+        GRADIO_ANALYTICS_ENABLED="False",
+        ARTSTYLE_WEIGHTS=str(REAL_WEIGHTS),
+        ARTSTYLE_PRESETS_DIR=str(STYLES_DIR),
+        GRADIO_TEMP_DIR=str(temp_dir),
+    )
+    import app
+
+    demo = app.build_demo(**build_kwargs)
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, max_file_size=app.MAX_UPLOAD)
+    try:
+        yield demo, f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+        os.environ.clear()
+        os.environ.update(saved)

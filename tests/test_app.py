@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
+
+from tests.conftest import served_app
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 WEIGHTS = SHARED / "models" / "vgg19-caffe-features-fp16.safetensors"
@@ -19,35 +19,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """(demo, client) for one app launched in this process with the real weights and local presets."""
-    saved = dict(os.environ)
-    os.environ.update(
-        GRADIO_ANALYTICS_ENABLED="False",
-        ARTSTYLE_WEIGHTS=str(WEIGHTS),
-        ARTSTYLE_PRESETS_DIR=str(STYLES),
-        GRADIO_TEMP_DIR=str(tmp_path_factory.mktemp("gradio")),
-    )
     from gradio_client import Client
 
-    import app
-
-    demo = app.build_demo()
-    port = _free_port()
-    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, max_file_size=app.MAX_UPLOAD)
-    try:
-        yield demo, Client(f"http://127.0.0.1:{port}/", verbose=False)
-    finally:
-        demo.close()
-        os.environ.clear()
-        os.environ.update(saved)
+    with served_app(tmp_path_factory.mktemp("gradio")) as (demo, url):
+        yield demo, Client(url, verbose=False)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import gc
 import http.client
 import json
 import os
-import socket
 import struct
 import threading
 import time
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+
+from tests.conftest import served_app
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 WEIGHTS = SHARED / "models" / "vgg19-caffe-features-fp16.safetensors"
@@ -31,12 +32,6 @@ IDLE_CPU = 0.15  # core-seconds per second: more than this after a storm means a
 
 
 # --------------------------------------------------------------------------------------------- helpers
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_bytes() -> int:
@@ -133,28 +128,11 @@ def wait_idle(runs, timeout: float = 60.0) -> bool:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """(demo, client, base url) for one app with a queue of QUEUE, warmed by one finished job."""
-    saved = dict(os.environ)
-    os.environ.update(
-        GRADIO_ANALYTICS_ENABLED="False",
-        ARTSTYLE_WEIGHTS=str(WEIGHTS),
-        ARTSTYLE_PRESETS_DIR=str(STYLES),
-        GRADIO_TEMP_DIR=str(tmp_path_factory.mktemp("gradio")),
-    )
+    """(demo, client, base url) for one app with a queue of QUEUE."""
     from gradio_client import Client
 
-    import app
-
-    demo = app.build_demo(max_queue=QUEUE)
-    port = _free_port()
-    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, max_file_size=app.MAX_UPLOAD)
-    url = f"http://127.0.0.1:{port}/"
-    try:
+    with served_app(tmp_path_factory.mktemp("gradio"), max_queue=QUEUE) as (demo, url):
         yield demo, Client(url, verbose=False), url
-    finally:
-        demo.close()
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,14 @@ Keeps a screenshot of the page in artifacts/browser.png.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
+
+from tests.conftest import served_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -38,26 +38,8 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
-    saved = dict(os.environ)
-    os.environ.update(
-        GRADIO_ANALYTICS_ENABLED="False",
-        ARTSTYLE_WEIGHTS=str(WEIGHTS),
-        ARTSTYLE_PRESETS_DIR=str(STYLES),
-        GRADIO_TEMP_DIR=str(tmp_path_factory.mktemp("gradio")),
-    )
-    import app
-
-    demo = app.build_demo()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, max_file_size=app.MAX_UPLOAD)
-    try:
-        yield f"http://127.0.0.1:{port}/", demo
-    finally:
-        demo.close()
-        os.environ.clear()
-        os.environ.update(saved)
+    with served_app(tmp_path_factory.mktemp("gradio")) as (demo, url):
+        yield url, demo
 
 
 def _set_slider(page, elem_id: str, value: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Union
 
 import numpy as np
@@ -14,7 +14,7 @@ from PIL import Image
 
 from . import color, losses
 from .features import VGGFeatures
-from .images import _MIN_SIDE, ImageInput, fit_long_side, load_image, to_pil, to_tensor
+from .images import MIN_SIDE, ImageInput, fit_long_side, load_image, to_pil, to_tensor
 from .limits import check_fits
 from .losses import content_loss, gram, style_loss, tv_loss
 from .params import MAX_SIZE, StyleParams
@@ -35,7 +35,6 @@ class Progress:
     done: bool = False
     elapsed: float = 0.0  # seconds since the run started
     size: tuple[int, int] = (0, 0)  # (width, height) of the image being optimised (this level's size)
-    meta: dict[str, Any] = field(default_factory=dict)
     level: int = 0  # coarse-to-fine pyramid level of this event, 0 ... levels - 1 (see `scales`)
     levels: int = 1
 
@@ -151,9 +150,9 @@ def _load_inputs(content: ImageInput, style: StyleInput, mask: ImageInput | None
 def _check_fits(image: Image.Image, side: int, name: str, knob: str) -> None:
     w, h = image.size
     short = round(min(w, h) * side / max(w, h))
-    if short < _MIN_SIDE:
+    if short < MIN_SIDE:
         raise ValueError(
-            f"{name} would be {short} px on its short side at {side} px, below the {_MIN_SIDE} px VGG19 needs: "
+            f"{name} would be {short} px on its short side at {side} px, below the {MIN_SIDE} px VGG19 needs: "
             f"raise {knob} or size"
         )
 

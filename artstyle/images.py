@@ -24,7 +24,7 @@ ImageInput = Union[Image.Image, str, os.PathLike, bytes, np.ndarray]
 MAX_INPUT_PIXELS = 8192 * 8192
 #: Bytes read from a file or accepted as bytes.
 MAX_INPUT_BYTES = 100 * 1024 * 1024
-_MIN_SIDE = 16  # VGG19 pools 4 times before conv5_1: smaller sides leave nothing to compare
+MIN_SIDE = 16  # VGG19 pools 4 times before conv5_1: smaller sides leave nothing to compare
 #: The only decoders untrusted bytes reach. Pillow would otherwise also try EPS (which runs Ghostscript),
 #: PSD, PCX, FITS and dozens more rarely-used parsers: each is attack surface a photo upload never needs.
 #: (Multi-picture JPEGs from cameras, Pillow's MPO, are opened by the JPEG decoder.) AVIF is left out on
@@ -230,10 +230,10 @@ def fit_long_side(image: Image.Image, size: int, *, name: str = "image") -> Imag
     w, h = image.size
     scale = size / max(w, h)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    if min(new_w, new_h) < _MIN_SIDE:
+    if min(new_w, new_h) < MIN_SIDE:
         raise ValueError(
             f"{name} is {w}x{h}: at {size} px its short side would be {min(new_w, new_h)} px, "
-            f"below the {_MIN_SIDE} px VGG19 needs. Use a less elongated image or a larger size."
+            f"below the {MIN_SIDE} px VGG19 needs. Use a less elongated image or a larger size."
         )
     if (new_w, new_h) == (w, h):
         return image

@@ -11,6 +11,7 @@ import dataclasses
 import math
 import numbers
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -40,6 +41,11 @@ MAX_STYLE_SCALE = 4.0
 #: Decay used by `ema=True`: a bias-corrected average over roughly the last 1 / (1 - decay) = 10 iterates.
 DEFAULT_EMA_DECAY = 0.9
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def _comma_list(text: str, kind: Callable[[str], Any]) -> tuple[Any, ...]:
+    """A CLI list such as "0.7,0.3" or "128,256" (empty items ignored)."""
+    return tuple(kind(x) for x in text.split(",") if x.strip())
 
 
 def _help(text: str, **extra: Any) -> dict[str, Any]:
@@ -112,7 +118,7 @@ class StyleParams:
         metadata=_help(
             "Weights of several style images (one per style, normalised to sum 1): their Gram targets are "
             "blended. With a mask, the weight of each region's style. None: equal weights.",
-            parse=lambda text: tuple(float(x) for x in text.split(",") if x.strip()),
+            parse=lambda text: _comma_list(text, float),
             metavar="W1,W2,...",
         ),
     )
@@ -130,7 +136,7 @@ class StyleParams:
             "Coarse-to-fine pyramid: a number of levels (each twice the previous long side, ending at size) "
             "or a list of long sides below size. Each level starts from the upsampled previous result. "
             "1: a single level, as in the paper.",
-            parse=lambda text: tuple(int(x) for x in text.split(",") if x.strip()) if "," in text else int(text),
+            parse=lambda text: _comma_list(text, int) if "," in text else int(text),
             metavar="N|S1,S2,...",
         ),
     )
@@ -139,7 +145,7 @@ class StyleParams:
         metadata=_help(
             "Iterations per pyramid level, summing to steps. None: steps split equally, the remainder going "
             "to the finest levels.",
-            parse=lambda text: tuple(int(x) for x in text.split(",") if x.strip()),
+            parse=lambda text: _comma_list(text, int),
             metavar="N1,N2,...",
         ),
     )

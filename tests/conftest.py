@@ -36,20 +36,20 @@ def real_weights():
     return load_weights(REAL_WEIGHTS)
 
 
+def _shared_image(path: Path) -> Path:
+    if not path.is_file():
+        pytest.skip(f"image not found at {path} (../shared is present in CI, absent in a fresh clone)")
+    return path
+
+
 @pytest.fixture(scope="session")
 def tubingen() -> Path:
-    path = CONTENT_DIR / "tubingen.jpg"
-    if not path.is_file():
-        pytest.skip(f"content image not found at {path}")
-    return path
+    return _shared_image(CONTENT_DIR / "tubingen.jpg")
 
 
 @pytest.fixture(scope="session")
 def starry_night() -> Path:
-    path = STYLES_DIR / "starry_night.jpg"
-    if not path.is_file():
-        pytest.skip(f"style image not found at {path}")
-    return path
+    return _shared_image(STYLES_DIR / "starry_night.jpg")
 
 
 def free_port() -> int:

@@ -51,9 +51,12 @@ def hub(timm_like_file):
     server.stop()
 
 
-def _subprocess_env(cache: Path, **extra: str) -> dict[str, str]:
+def _run_offline(script: str, cache: Path) -> subprocess.CompletedProcess[str]:
+    """`script` in a fresh Python with HF_HUB_OFFLINE=1 and `cache` as huggingface_hub's cache (both are read
+    once, at import, so a subprocess is the honest way to test them)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "ARTSTYLE_"))}
-    return {**env, "HF_HUB_CACHE": str(cache), "PYTHONPATH": str(ROOT), **extra}
+    env.update(HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=ROOT)
 
 
 def test_first_download_then_cache_hit(hub, tmp_path):
@@ -87,14 +90,8 @@ def test_only_feature_tensors_are_read(hub, tmp_path):
         "vgg = w.load_weights()\n"
         "print(before, hwm(), sum(t.numel() for pair in vgg.convs for t in pair))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        env=_subprocess_env(tmp_path, HF_HUB_OFFLINE="1"),
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
+    out = _run_offline(script, tmp_path)
+    assert out.returncode == 0, out.stderr
     before, peak, numel = map(int, out.stdout.split())
     assert numel == 20_024_384  # VGG19's convolution parameters
     file_size = next(tmp_path.rglob(FILE)).stat().st_size
@@ -105,25 +102,13 @@ def test_only_feature_tensors_are_read(hub, tmp_path):
 def test_offline_mode_uses_the_cache_and_explains_when_empty(hub, tmp_path):
     load_weights(None, endpoint=hub.endpoint, cache_dir=str(tmp_path))
     script = "import artstyle.weights as w; print(w.load_weights().source)"
-    ok = subprocess.run(
-        [sys.executable, "-c", script],
-        env=_subprocess_env(tmp_path, HF_HUB_OFFLINE="1"),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    ok = _run_offline(script, tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert "timm/vgg19.tv_in1k" in ok.stdout
 
     empty = tmp_path / "empty"
     script = "import artstyle.weights as w\ntry:\n    w.load_weights()\nexcept w.WeightsError as e:\n    print(e)\n"
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        env=_subprocess_env(empty, HF_HUB_OFFLINE="1"),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    out = _run_offline(script, empty)
     assert "HF_HUB_OFFLINE" in out.stdout and "ARTSTYLE_WEIGHTS" in out.stdout, out.stdout + out.stderr
 
 

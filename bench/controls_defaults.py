@@ -28,7 +28,9 @@ STYLE = "../shared/images/styles/starry_night.jpg"
 def objective(image, p: StyleParams, vgg) -> float:
     """The full-size objective of a finished picture: one evaluation, no step."""
     model = VGGFeatures(vgg, (*p.content_layers, *p.style_layers), pooling=p.pooling)
-    problem = _Problem(_load_inputs(CONTENT, STYLE, None, p), p.size, p, model, torch.device("cpu"), to_tensor(image))
+    problem = _Problem(
+        _load_inputs(CONTENT, STYLE, None, p), p.size, p, model, torch.device("cpu"), to_tensor(image), p.steps
+    )
     problem.objective()
     return problem.losses["total"]
 

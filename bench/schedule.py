@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -52,12 +53,10 @@ def patched_history(history: int | None):
     if history is None:
         return original
 
-    def make(p, image):
-        opt = original(p, image)
-        if isinstance(opt, torch.optim.LBFGS):
-            opt.param_groups[0]["history_size"] = history
-            opt.defaults["history_size"] = history
-        return opt
+    def make(p, image, steps):
+        if p.optimizer != "lbfgs":
+            return original(p, image, steps)
+        return engine.LBFGS(image, lr=p.lr if p.lr is not None else 1.0, history=max(1, min(history, steps)))
 
     return make
 
@@ -84,6 +83,7 @@ def race(ctx: dict, evaluator: Evaluator, size: int, config: dict, every: int) -
             if event.image is not None and event.level == event.levels - 1:
                 score = evaluator.score(event.image)
                 trace.append([event.step, round(work, 1), round(wall, 1), round(score, 4)])
+                print(json.dumps(trace[-1]), file=sys.stderr, flush=True)  # progress of a long race
                 if score <= 1.0:
                     reached = (event.step, work, wall, score)
                     break

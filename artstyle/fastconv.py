@@ -1,0 +1,71 @@
+"""3x3 convolutions on the CPU through NNPACK's Winograd kernels, with their input gradient done the same way.
+
+Every iteration of Gatys et al.'s method is one forward and one backward pass through VGG19's 3x3
+convolutions, and on a CPU that is all the time there is. PyTorch runs them with oneDNN's direct algorithm;
+NNPACK, which PyTorch ships but only picks for batches of 16 or more, computes the same convolution with
+Winograd transforms and fewer multiplications. Measured on the 2-core AVX2 machine at 384x288 px
+(`python bench/bench.py`, section `conv`): 1.3-2x faster per layer down to 48x36 px maps, slower below, with a
+relative difference from oneDNN of about 1e-5 (float32 rounding, not an approximation of the method).
+
+The network is frozen, so the backward pass needs only the gradient with respect to the input. For a
+stride-1, padding-1 3x3 convolution that is itself a 3x3 convolution of the output gradient with the kernel
+flipped and its input and output channels swapped, so NNPACK does the backward pass too.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+#: Smallest feature map (H * W) on which NNPACK beat oneDNN on the benchmark machine (48x36 won, 24x18 lost).
+MIN_WINOGRAD_PIXELS = 1024
+
+
+def winograd_usable(x: torch.Tensor) -> bool:
+    """NNPACK applies: CPU float32, NNPACK built in and not switched off, and a map large enough to pay."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and x.dim() == 4
+        and x.shape[-1] * x.shape[-2] >= MIN_WINOGRAD_PIXELS
+        and _nnpack_on()
+    )
+
+
+def _nnpack_on() -> bool:
+    # `torch.backends.nnpack.flags(enabled=False)` switches NNPACK off for PyTorch; we honour it too.
+    return torch.backends.nnpack.is_available() and torch._C._get_nnpack_enabled()
+
+
+def _nnpack(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    return torch._nnpack_spatial_convolution(x.contiguous(), weight, bias, [1, 1], [1, 1])
+
+
+class _FrozenConv3x3(torch.autograd.Function):
+    """y = conv3x3(x, W) + b with frozen W, b: forward and input gradient through NNPACK where it pays."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, flipped: torch.Tensor):
+        ctx.save_for_backward(weight, flipped)
+        return _nnpack(x, weight, bias) if winograd_usable(x) else F.conv2d(x, weight, bias, padding=1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        weight, flipped = ctx.saved_tensors
+        if winograd_usable(grad):
+            grad_input = _nnpack(grad, flipped, None)
+        else:
+            grad_input = F.conv_transpose2d(grad, weight, padding=1)
+        return grad_input, None, None, None
+
+
+def flipped_kernel(weight: torch.Tensor) -> torch.Tensor:
+    """The kernel of the input gradient: (out, in, 3, 3) -> (in, out, 3, 3), rotated by 180 degrees."""
+    return weight.transpose(0, 1).flip(2, 3).contiguous()
+
+
+def frozen_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, flipped: torch.Tensor) -> torch.Tensor:
+    """A stride-1, padding-1 3x3 convolution whose weights never need a gradient."""
+    if x.device.type != "cpu":
+        return F.conv2d(x, weight, bias, padding=1)  # cuDNN is fast already
+    return _FrozenConv3x3.apply(x, weight, bias, flipped)

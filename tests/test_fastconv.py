@@ -1,0 +1,37 @@
+"""artstyle.fastconv: NNPACK's Winograd convolutions give PyTorch's results, forward and input gradient."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from artstyle import fastconv
+
+
+@pytest.mark.parametrize(
+    ("cin", "cout", "h", "w"),
+    [(3, 64, 48, 40), (64, 32, 40, 30), (32, 16, 12, 9)],  # the last is below MIN_WINOGRAD_PIXELS: oneDNN
+)
+def test_matches_conv2d_forward_and_input_gradient(cin, cout, h, w):
+    g = torch.Generator().manual_seed(cin)
+    x = torch.randn(1, cin, h, w, generator=g, requires_grad=True)
+    weight, bias = torch.randn(cout, cin, 3, 3, generator=g) * 0.1, torch.randn(cout, generator=g)
+    grad = torch.randn(1, cout, h, w, generator=g)
+    expected = F.conv2d(x, weight, bias, padding=1)
+    (expected_grad,) = torch.autograd.grad(expected, x, grad)
+    got = fastconv.frozen_conv3x3(x, weight, bias, fastconv.flipped_kernel(weight))
+    (got_grad,) = torch.autograd.grad(got, x, grad)
+    assert torch.allclose(got, expected, rtol=0, atol=1e-4 * float(expected.abs().max()))
+    assert torch.allclose(got_grad, expected_grad, rtol=0, atol=1e-4 * float(expected_grad.abs().max()))
+
+
+def test_uses_nnpack_only_where_it_applies():
+    big, small = torch.zeros(1, 8, 32, 32), torch.zeros(1, 8, 16, 16)
+    if not torch.backends.nnpack.is_available():
+        pytest.skip("this PyTorch build has no NNPACK")
+    assert fastconv.winograd_usable(big)
+    assert not fastconv.winograd_usable(small)
+    assert not fastconv.winograd_usable(big.double())
+    with torch.backends.nnpack.flags(enabled=False):  # PyTorch's own switch is honoured
+        assert not fastconv.winograd_usable(big)

@@ -1,0 +1,94 @@
+"""artstyle.lbfgs.LBFGS: torch.optim.LBFGS's iterates, without reading anything back from the device."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from artstyle.lbfgs import LBFGS
+
+
+def _quadratic(n: int = 40, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(n, n, generator=g, dtype=torch.float64)
+    q = a @ a.T / n + 0.05 * torch.eye(n, dtype=torch.float64)
+    c = torch.randn(n, generator=g, dtype=torch.float64)
+    return lambda x: 0.5 * x @ q @ x - c @ x
+
+
+def _run(opt, x, f, steps, clamp=None):
+    values = []
+    for _ in range(steps):
+
+        def closure():
+            opt.zero_grad()
+            loss = f(x)
+            loss.backward()
+            return loss
+
+        values.append(float(opt.step(closure).detach()))
+        if clamp is not None:
+            with torch.no_grad():
+                x.clamp_(*clamp)
+    return values
+
+
+@pytest.mark.parametrize("history", [100, 5])  # 5: the ring buffer wraps around many times
+def test_same_iterates_as_torch_lbfgs(history):
+    f = _quadratic()
+    ours, theirs = (
+        torch.zeros(40, dtype=torch.float64, requires_grad=True),
+        torch.zeros(40, dtype=torch.float64, requires_grad=True),
+    )
+    reference = torch.optim.LBFGS(
+        [theirs], lr=1, max_iter=1, history_size=history, tolerance_grad=0, tolerance_change=0
+    )
+    a = _run(LBFGS(ours, history=history), ours, f, 40)
+    b = _run(reference, theirs, f, 40)
+    assert torch.allclose(ours, theirs, atol=1e-10, rtol=0)
+    assert a == pytest.approx(b, rel=1e-10)
+    assert a[-1] < a[0] - 1.0  # it did optimise
+
+
+def test_box_matches_torch_lbfgs_followed_by_clamp():
+    f = _quadratic(seed=1)
+    ours, theirs = (
+        torch.zeros(40, dtype=torch.float64, requires_grad=True),
+        torch.zeros(40, dtype=torch.float64, requires_grad=True),
+    )
+    reference = torch.optim.LBFGS([theirs], lr=1, max_iter=1, history_size=100, tolerance_grad=0, tolerance_change=0)
+    _run(LBFGS(ours, lower=-0.3, upper=0.3), ours, f, 30)
+    _run(reference, theirs, f, 30, clamp=(-0.3, 0.3))
+    assert ours.abs().max() <= 0.3
+    assert (ours.abs() == 0.3).sum() >= 3  # the box is active
+    assert torch.allclose(ours, theirs, atol=1e-8, rtol=0)
+
+
+def test_step_never_reads_a_device_value(monkeypatch):
+    """Every host read (item, float, bool, tolist) would be a sync on CUDA: step() must make none."""
+    f = _quadratic()
+    x = torch.zeros(40, dtype=torch.float64, requires_grad=True)
+    opt = LBFGS(x, history=8)
+    _run(opt, x, f, 3)  # fill some history first
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("host read inside LBFGS.step")
+
+    for name in ("item", "__float__", "__bool__", "__int__", "tolist", "cpu", "numpy"):
+        monkeypatch.setattr(torch.Tensor, name, refuse)
+
+    def closure():
+        opt.zero_grad()
+        loss = f(x)
+        loss.backward()
+        return loss
+
+    for _ in range(12):  # wraps the 8-pair ring buffer
+        opt.step(closure)
+    monkeypatch.undo()
+    assert float(f(x)) < float(f(torch.zeros(40, dtype=torch.float64)))
+
+
+def test_rejects_empty_history():
+    with pytest.raises(ValueError, match="history"):
+        LBFGS(torch.zeros(3, requires_grad=True), history=0)

@@ -74,7 +74,8 @@ class VGGFeatures(nn.Module):
         wanted = set(self.layers)
         out: dict[str, torch.Tensor] = {}
         for name, conv in zip(self.names, self.convs, strict=True):
-            x = F.relu(frozen_conv3x3(x, conv.weight, conv.bias, conv.flipped))
+            # In place: the convolution's backward needs only its weights, so its output need not survive.
+            x = F.relu_(frozen_conv3x3(x, conv.weight, conv.bias, conv.flipped))
             if name in wanted:
                 out[name] = x
             if name in _POOL_AFTER and name != self.names[-1]:

@@ -41,10 +41,11 @@ class LBFGS(torch.optim.Optimizer):
         super().__init__([param], {"lr": lr})
         self.param, self.lr, self.lower, self.upper = param, lr, lower, upper
         n, m = param.numel(), history
-        # Curvature pairs as rows of ring buffers (rows not yet filled stay zero). How many pairs there are
-        # and which row is next is host-side bookkeeping that never depends on a device value.
-        self._s = param.new_zeros(m, n)
-        self._y = param.new_zeros(m, n)
+        # Curvature pairs as rows of ring buffers, filled from row 0; until the buffer wraps only rows
+        # [0, count) are read, so it is allocated empty (untouched pages cost no time and no RSS). How many
+        # pairs there are and which row is next is host-side bookkeeping, never a device value.
+        self._s = param.new_empty(m, n)
+        self._y = param.new_empty(m, n)
         # s_i . y_j and y_i . y_j of the stored pairs, in float64: the m x m algebra is where rounding bites.
         self._sy = param.new_zeros(m, m, dtype=torch.float64)
         self._yy = param.new_zeros(m, m, dtype=torch.float64)
@@ -85,11 +86,12 @@ class LBFGS(torch.optim.Optimizer):
         row, m = self._next, self._s.shape[0]
         self._next, self._count = (row + 1) % m, min(self._count + 1, m)  # a full buffer overwrites the oldest
         self._s[row], self._y[row] = s, y
-        self._sy[row, :] = (self._y @ s).double()  # s_row . y_j
-        self._sy[:, row] = (self._s @ y).double()  # s_i . y_row
+        filled = self._count  # rows [0, filled) hold pairs
+        self._sy[row, :filled] = (self._y[:filled] @ s).double()  # s_row . y_j
+        self._sy[:filled, row] = (self._s[:filled] @ y).double()  # s_i . y_row
         self._sy[row, row] = torch.where(keep, ys, 1.0)
-        yy = (self._y @ y).double()
-        self._yy[row, :], self._yy[:, row] = yy, yy
+        yy = (self._y[:filled] @ y).double()
+        self._yy[row, :filled], self._yy[:filled, row] = yy, yy
         self._gamma = torch.where(keep, ys / yy[row].clamp_min(1e-300), self._gamma)
 
     def _inverse_hessian_times(self, g: torch.Tensor) -> torch.Tensor:
@@ -98,15 +100,17 @@ class LBFGS(torch.optim.Optimizer):
         if k == 0:
             return g * gamma.to(g.dtype)
         # Rows of the stored pairs, oldest first (the compact form needs chronological order for R). The
-        # products run over all m rows: unfilled rows are zero, and gathering (k, n) copies would cost more.
+        # products run over the filled rows [0, k) in storage order, a view: gathering (k, n) copies in
+        # chronological order would cost more than permuting the k results.
         idx = (torch.arange(k, device=g.device) + (self._next - k)) % m
         sy = self._sy[idx][:, idx]
         r = torch.triu(sy)  # R: s_i . y_j for i <= j
-        a = (self._s @ g).double()[idx]  # S^T g
-        b = gamma * (self._y @ g).double()[idx]  # gamma Y^T g
+        s_rows, y_rows = self._s[:k], self._y[:k]
+        a = (s_rows @ g).double()[idx]  # S^T g
+        b = gamma * (y_rows @ g).double()[idx]  # gamma Y^T g
         u = torch.linalg.solve_triangular(r, a[:, None], upper=True)  # R^-1 S^T g
         rhs = (torch.diag(torch.diagonal(sy)) + gamma * self._yy[idx][:, idx]) @ u - b[:, None]
         p = torch.linalg.solve_triangular(r.T, rhs, upper=False)  # R^-T ((D + gamma Y^T Y) R^-1 S^T g - gamma Y^T g)
-        coef_s = torch.zeros(m, dtype=p.dtype, device=g.device).index_copy_(0, idx, p[:, 0])
-        coef_y = torch.zeros(m, dtype=u.dtype, device=g.device).index_copy_(0, idx, gamma * u[:, 0])
-        return gamma.to(g.dtype) * g + coef_s.to(g.dtype) @ self._s - coef_y.to(g.dtype) @ self._y
+        coef_s = torch.zeros(k, dtype=p.dtype, device=g.device).index_copy_(0, idx, p[:, 0])
+        coef_y = torch.zeros(k, dtype=u.dtype, device=g.device).index_copy_(0, idx, gamma * u[:, 0])
+        return gamma.to(g.dtype) * g + coef_s.to(g.dtype) @ s_rows - coef_y.to(g.dtype) @ y_rows

@@ -19,8 +19,25 @@ import torch
 def gram(features: torch.Tensor) -> torch.Tensor:
     """Gram matrix G = F F^T of a (1, N, H, W) activation, divided by M = H*W (eq. 3, normalised)."""
     _, n, h, w = features.shape
-    flat = features.reshape(n, h * w)
-    return flat @ flat.T / (h * w)
+    return _Gram.apply(features.reshape(n, h * w)) / (h * w)
+
+
+class _Gram(torch.autograd.Function):
+    """F F^T with the backward pass written for symmetry: dL/dF = (dL/dG + dL/dG^T) F, one product.
+
+    Autograd's generic matmul backward computes dG F and dG^T F separately: two (N x N)(N x M) products where
+    one does. The Gram products are about an eighth of an iteration at 384 px on a CPU.
+    """
+
+    @staticmethod
+    def forward(ctx, flat: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(flat)
+        return flat @ flat.T
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (flat,) = ctx.saved_tensors
+        return (grad + grad.T) @ flat
 
 
 REFERENCE_PIXELS = 512 * 512

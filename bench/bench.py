@@ -156,9 +156,11 @@ def time_to_quality(ctx: dict, cfg: dict, *, cap_factor: float = 3.0, ref: tuple
     defaults = artstyle.StyleParams()
     params = artstyle.StyleParams.from_kwargs(size=size, device=str(dev), **overrides)
     every = cfg.get("ttq_every", 10)
-    # artstyle's defaults run as a user gets them (their steps and schedule); a run that never gets there
-    # stops at cap_factor x N (only when steps can change without changing an explicit per-level schedule).
-    steps = params.steps if params.scale_steps else min(params.steps, int(cap_factor * n))
+    # artstyle's defaults run as a user gets them. A single-level run's trajectory does not depend on `steps`
+    # (it only says where to stop), so it may go on past its default steps up to cap_factor x N to find when
+    # it gets there; a multi-level run keeps its schedule, since `steps` would change its levels.
+    single = len(params.level_sizes()) == 1
+    steps = int(cap_factor * n) if single else params.steps
     wall, reached, trace = 0.0, None, []
     t = time.perf_counter()
     events = artstyle.stylize_iter(ctx["content"], ctx["style"], params=params, weights=ctx["vgg"], steps=steps,

@@ -46,12 +46,14 @@ class LBFGS(torch.optim.Optimizer):
         # pairs there are and which row is next is host-side bookkeeping, never a device value.
         self._s = param.new_empty(m, n)
         self._y = param.new_empty(m, n)
-        # s_i . y_j and y_i . y_j of the stored pairs, in float64: the m x m algebra is where rounding bites.
-        self._sy = param.new_zeros(m, m, dtype=torch.float64)
-        self._yy = param.new_zeros(m, m, dtype=torch.float64)
+        # s_i . y_j and y_i . y_j of the stored pairs, in float64 (the m x m algebra is where rounding bites)
+        # except on Apple's MPS, which has no float64.
+        small = torch.float32 if param.device.type == "mps" else torch.float64
+        self._sy = param.new_zeros(m, m, dtype=small)
+        self._yy = param.new_zeros(m, m, dtype=small)
         self._count = 0
         self._next = 0
-        self._gamma = param.new_ones((), dtype=torch.float64)  # H0 = gamma * I, from the newest pair
+        self._gamma = param.new_ones((), dtype=small)  # H0 = gamma * I, from the newest pair
         self._prev_g: torch.Tensor | None = None
         self._prev_step: torch.Tensor | None = None  # the step as computed, before the clamp
 
@@ -80,17 +82,17 @@ class LBFGS(torch.optim.Optimizer):
         nothing to H g (its row of S^T g is 0, so its coefficients solve to 0), and gamma stays the last
         kept pair's. The only difference from skipping: the zero pair takes a slot of the history.
         """
-        ys = torch.dot(s, y).double()
+        ys = torch.dot(s, y).to(self._sy.dtype)
         keep = ys > CURVATURE_EPS
         s, y = s * keep, y * keep
         row, m = self._next, self._s.shape[0]
         self._next, self._count = (row + 1) % m, min(self._count + 1, m)  # a full buffer overwrites the oldest
         self._s[row], self._y[row] = s, y
         filled = self._count  # rows [0, filled) hold pairs
-        self._sy[row, :filled] = (self._y[:filled] @ s).double()  # s_row . y_j
-        self._sy[:filled, row] = (self._s[:filled] @ y).double()  # s_i . y_row
+        self._sy[row, :filled] = self._y[:filled] @ s  # s_row . y_j
+        self._sy[:filled, row] = self._s[:filled] @ y  # s_i . y_row
         self._sy[row, row] = torch.where(keep, ys, 1.0)
-        yy = (self._y[:filled] @ y).double()
+        yy = (self._y[:filled] @ y).to(self._sy.dtype)
         self._yy[row, :filled], self._yy[:filled, row] = yy, yy
         self._gamma = torch.where(keep, ys / yy[row].clamp_min(1e-300), self._gamma)
 
@@ -106,8 +108,8 @@ class LBFGS(torch.optim.Optimizer):
         sy = self._sy[idx][:, idx]
         r = torch.triu(sy)  # R: s_i . y_j for i <= j
         s_rows, y_rows = self._s[:k], self._y[:k]
-        a = (s_rows @ g).double()[idx]  # S^T g
-        b = gamma * (y_rows @ g).double()[idx]  # gamma Y^T g
+        a = (s_rows @ g).to(gamma.dtype)[idx]  # S^T g
+        b = gamma * (y_rows @ g).to(gamma.dtype)[idx]  # gamma Y^T g
         u = torch.linalg.solve_triangular(r, a[:, None], upper=True)  # R^-1 S^T g
         rhs = (torch.diag(torch.diagonal(sy)) + gamma * self._yy[idx][:, idx]) @ u - b[:, None]
         p = torch.linalg.solve_triangular(r.T, rhs, upper=False)  # R^-T ((D + gamma Y^T Y) R^-1 S^T g - gamma Y^T g)

@@ -163,7 +163,8 @@ def time_to_quality(ctx: dict, cfg: dict, *, cap_factor: float = 3.0, ref: tuple
     steps = int(cap_factor * n) if single else params.steps
     wall, reached, trace = 0.0, None, []
     t = time.perf_counter()
-    events = artstyle.stylize_iter(ctx["content"], ctx["style"], params=params, weights=ctx["vgg"], steps=steps,
+    params = artstyle.StyleParams.from_kwargs(params, steps=steps)  # what actually runs (for _work below)
+    events = artstyle.stylize_iter(ctx["content"], ctx["style"], params=params, weights=ctx["vgg"],
                                    preview_every=every)  # fmt: skip
     wall += time.perf_counter() - t
     while True:

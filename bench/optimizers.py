@@ -1,0 +1,164 @@
+"""Does another optimiser set-up reach the reference's quality in fewer function evaluations? (issue 5)
+
+Runs the reference (bench/reference.py) for N iterations at SIZE to fix the target, the float objective of
+its last iterate, then minimises the same objective (artstyle's VGG19 and losses; E in the evaluator's units)
+with each configuration and reports the evaluations it needed to get there. Evaluations, not seconds: every
+configuration costs the same per evaluation, so the count does not depend on the machine's load. One thread,
+so two of these can run side by side on two cores.
+
+    PYTHONPATH=. python bench/optimizers.py --size 128 --steps 300 '{}' '{"clamp":"param"}' '{"line_search":true}'
+
+A configuration is a JSON object:
+    clamp        "graph" (x = clamp(content + z) inside the objective; default), "param" (the tutorial's: clamp
+                 the variable after each step), "none" (no clamp while optimising; the clamped picture is scored)
+    line_search  true: torch's strong-Wolfe line search (each of its evaluations counts)
+    history      L-BFGS history size (default 100)
+    precond      q > 0: optimise z with x = content + F^-1(|f|^-q F(z)), a Fourier preconditioner boosting low
+                 frequencies (floor |f| >= 1/8 of Nyquist)
+    init         "content" (default) or "hist": the photo recoloured to the painting's mean and covariance
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import reference  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import artstyle  # noqa: E402
+import bench as B  # noqa: E402
+from artstyle import color  # noqa: E402
+from artstyle.features import VGGFeatures  # noqa: E402
+from artstyle.images import fit_long_side, to_tensor  # noqa: E402
+from artstyle.losses import content_loss, gram, style_loss  # noqa: E402
+from artstyle.params import PAPER_STYLE_LAYERS  # noqa: E402
+
+UNIT = 4 * 512 * 512  # artstyle's objective (content_weight 1, style_weight 1e3) is UNIT x the evaluator's E
+
+
+class Objective:
+    """E(x) at one size: content at conv4_2, Grams at conv1_1 ... conv5_1, as artstyle's defaults weigh them."""
+
+    def __init__(self, model: VGGFeatures, content: Image.Image, style: Image.Image, size: int) -> None:
+        self.model = model
+        self.content = to_tensor(fit_long_side(content, size))
+        self.style = to_tensor(fit_long_side(style, size))
+        with torch.no_grad():
+            self.content_target = model(self.content)["conv4_2"]
+            feats = model(self.style)
+            self.grams = {k: gram(feats[k]) for k in PAPER_STYLE_LAYERS}
+        self.pixels = self.content.shape[-1] * self.content.shape[-2]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        feats = self.model(x)
+        c = content_loss(feats["conv4_2"], self.content_target, pixels=self.pixels)
+        s = sum(style_loss(gram(feats[k]), self.grams[k]) for k in PAPER_STYLE_LAYERS) / len(PAPER_STYLE_LAYERS)
+        return (c + 1e3 * s) / UNIT
+
+
+def reference_target(content: Image.Image, style: Image.Image, size: int, steps: int) -> float:
+    """The float objective of the reference's iterate at its last evaluation (its own loss, in E units)."""
+    values: list[float] = []
+    original = reference.loss_terms
+
+    def recording(feats, target_content, target_grams):
+        c, s = original(feats, target_content, target_grams)
+        values.append(float((c + reference.STYLE_WEIGHT * s).detach()))
+        return c, s
+
+    reference.loss_terms = recording
+    try:
+        net = reference.Net(str(B.WEIGHTS), torch.device("cpu"))
+        reference.run(net, content, style, size=size, steps=steps, device=torch.device("cpu"))
+    finally:
+        reference.loss_terms = original
+    return values[-1]
+
+
+def race(objective: Objective, cfg: dict, evals: int, target: float) -> dict:
+    c = objective.content
+    h, w = c.shape[-2:]
+    q = cfg.get("precond", 0.0)
+    radius = (torch.fft.fftfreq(h)[:, None] ** 2 + torch.fft.rfftfreq(w)[None, :] ** 2).sqrt() / 0.5
+    gain = radius.clamp(min=0.125) ** -q
+
+    def synthesis(z: torch.Tensor) -> torch.Tensor:
+        return torch.fft.irfft2(torch.fft.rfft2(z) * gain, s=(h, w)) if q else z
+
+    start = color.match_histogram(c, objective.style) if cfg.get("init") == "hist" else c
+    z = (start - c).clone().requires_grad_(True)
+    line_search = bool(cfg.get("line_search"))
+    opt = torch.optim.LBFGS([z], lr=1, max_iter=10**6 if line_search else 1, max_eval=10**6 if line_search else None,
+                            history_size=cfg.get("history", 100), tolerance_grad=0, tolerance_change=0,
+                            line_search_fn="strong_wolfe" if line_search else None)  # fmt: skip
+    clamp = cfg.get("clamp", "graph")
+    if clamp == "param" and q:
+        raise ValueError("clamp 'param' clamps the pixels themselves: use it without precond")
+    values: list[float] = []
+    scale: list[float] = []
+
+    class Done(Exception):
+        pass
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        x = c + synthesis(z)
+        loss = objective(x.clamp(0, 1) if clamp == "graph" else x)
+        if not scale:
+            scale.append(1.0 / float(loss.detach()))  # as artstyle and the reference: start at 1
+        (loss * scale[0]).backward()
+        with torch.no_grad():
+            shown = loss if clamp == "graph" else objective((c + synthesis(z)).clamp(0, 1))
+        values.append(float(shown.detach()))
+        if len(values) >= evals:
+            raise Done
+        return loss * scale[0]
+
+    t = time.perf_counter()
+    try:
+        while True:
+            opt.step(closure)
+            if clamp == "param":  # the tutorial's clamp of the variable: x = c + z back into [0, 1]
+                with torch.no_grad():
+                    z.clamp_(-c, 1 - c)
+    except Done:
+        pass
+    reached = next((i + 1 for i, v in enumerate(values) if v <= target), None)
+    marks = (10, 30, 60, 100, 150, 200, 300)
+    return {
+        "config": cfg,
+        "evaluations_to_target": reached,
+        "score_at": {k: round(values[k - 1] / target, 4) for k in marks if k <= len(values)},
+        "seconds": round(time.perf_counter() - t, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=300, help="N, the reference's iterations")
+    ap.add_argument("--evals", type=int, help="cap per configuration (default 1.1 N)")
+    ap.add_argument("config", nargs="*", default=["{}"])
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    content, style = Image.open(B.CONTENT).convert("RGB"), Image.open(B.STYLE).convert("RGB")
+    target = reference_target(content, style, args.size, args.steps)
+    model = VGGFeatures(artstyle.load_weights(str(B.WEIGHTS)), ("conv4_2", *PAPER_STYLE_LAYERS))
+    objective = Objective(model, content, style, args.size)
+    print(json.dumps({"size": args.size, "reference_steps": args.steps, "target": round(target, 2)}), flush=True)
+    for text in args.config:
+        print(json.dumps(race(objective, json.loads(text), args.evals or int(1.1 * args.steps), target)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -163,6 +163,7 @@ def time_to_quality(ctx: dict, cfg: dict, *, cap_factor: float = 3.0, ref: tuple
     steps = int(cap_factor * n) if single else params.steps
     wall, reached, trace = 0.0, None, []
     t = time.perf_counter()
+    shown = {k: v for k, v in params.to_dict().items() if v != getattr(defaults, k) and k != "device"} or "defaults"
     params = artstyle.StyleParams.from_kwargs(params, steps=steps)  # what actually runs (for _work below)
     events = artstyle.stylize_iter(ctx["content"], ctx["style"], params=params, weights=ctx["vgg"],
                                    preview_every=every)  # fmt: skip
@@ -186,8 +187,7 @@ def time_to_quality(ctx: dict, cfg: dict, *, cap_factor: float = 3.0, ref: tuple
         "reference_steps": n,
         "reference_seconds": round(ref_seconds, 2),
         "reference_distances": {k: round(v, 2) for k, v in ref_d.items()},
-        "artstyle_params": {k: v for k, v in params.to_dict().items() if v != getattr(defaults, k) and k != "device"}
-        or "defaults",
+        "artstyle_params": shown,  # the settings as the user would give them (steps may run past them, above)
         "artstyle_default_steps": defaults.steps,
         "artstyle_steps_to_reach": reached[0] if reached else None,
         "artstyle_seconds_to_reach": round(reached[1], 2) if reached else None,

@@ -3,9 +3,10 @@
 Every iteration of Gatys et al.'s method is one forward and one backward pass through VGG19's 3x3
 convolutions, and on a CPU that is all the time there is. PyTorch runs them with oneDNN's direct algorithm;
 NNPACK, which PyTorch ships but only picks for batches of 16 or more, computes the same convolution with
-Winograd transforms and fewer multiplications. Measured on the 2-core AVX2 machine at 384x288 px
-(`python bench/bench.py`, section `conv`): 1.3-2x faster per layer down to 48x36 px maps, slower below, with a
-relative difference from oneDNN of about 1e-5 (float32 rounding, not an approximation of the method).
+Winograd transforms and fewer multiplications. Timed layer by layer on the 2-core AVX2 machine at 384x288 px
+(bench/README.md, round 3): 1.3-2x faster down to 48x36 px maps, slower below, with a relative difference from
+oneDNN of about 1e-5 (float32 rounding, not an approximation of the method); whole iterations in
+`python bench/bench.py`.
 
 The network is frozen, so the backward pass needs only the gradient with respect to the input. For a
 stride-1, padding-1 3x3 convolution that is itself a 3x3 convolution of the output gradient with the kernel

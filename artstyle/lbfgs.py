@@ -39,7 +39,7 @@ class LBFGS(torch.optim.Optimizer):
         if history < 1:
             raise ValueError(f"history must be at least 1, got {history}")
         super().__init__([param], {"lr": lr})
-        self.param, self.lr, self.lower, self.upper = param, lr, lower, upper
+        self.param, self.lower, self.upper = param, lower, upper  # lr lives in param_groups, as torch's
         n, m = param.numel(), history
         # Curvature pairs as rows of ring buffers, filled from row 0; until the buffer wraps only rows
         # [0, count) are read, so it is allocated empty (untouched pages cost no time and no RSS). How many
@@ -65,7 +65,7 @@ class LBFGS(torch.optim.Optimizer):
         g = self.param.grad.detach().reshape(-1)
         if self._prev_step is not None:
             self._remember(self._prev_step, g - self._prev_g)
-        step = self._inverse_hessian_times(g).mul_(-self.lr)
+        step = self._inverse_hessian_times(g).mul_(-self.param_groups[0]["lr"])
         if self._prev_step is None:
             # The very first step: no curvature known; a short step along -g, as torch.optim.LBFGS takes.
             step.mul_(torch.clamp(1.0 / g.abs().sum(), max=1.0))

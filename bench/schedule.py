@@ -17,6 +17,7 @@ experiment). The finest level's step count is a cap: the run stops at the first 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -47,49 +48,46 @@ def reference_output(ctx: dict, size: int, steps: int, cache: str | None) -> tup
     return image, seconds
 
 
-def patched_history(history: int | None):
-    """An L-BFGS factory with another history size (an experiment, not a public parameter)."""
-    original = engine._make_optimizer
-    if history is None:
-        return original
-
-    def make(p, image, steps):
-        if p.optimizer != "lbfgs":
-            return original(p, image, steps)
-        return engine.LBFGS(image, lr=p.lr if p.lr is not None else 1.0, history=max(1, min(history, steps)))
-
-    return make
+@contextlib.contextmanager
+def lbfgs_history(history: int | None):
+    """Run with another L-BFGS history size (an experiment, not a public parameter), restored afterwards."""
+    saved = engine.LBFGS_HISTORY
+    engine.LBFGS_HISTORY = history or saved
+    try:
+        yield
+    finally:
+        engine.LBFGS_HISTORY = saved
 
 
 def race(ctx: dict, evaluator: Evaluator, size: int, config: dict, every: int) -> dict:
     config = dict(config)
     history = config.pop("history", None)
-    engine._make_optimizer = patched_history(history)
     full = evaluator.shape[0] * evaluator.shape[1]
     work = wall = 0.0
     trace, reached = [], None
-    t = time.perf_counter()
-    events = artstyle.stylize_iter(ctx["content"], ctx["style"], size=size, weights=ctx["vgg"], device="cpu",
-                                   preview_every=every, **config)  # fmt: skip
-    wall += time.perf_counter() - t
-    try:
-        while True:
-            t = time.perf_counter()
-            event = next(events, None)
-            wall += time.perf_counter() - t
-            if event is None:
-                break
-            work += event.size[0] * event.size[1] / full
-            if event.image is not None and event.level == event.levels - 1:
-                score = evaluator.score(event.image)
-                trace.append([event.step, round(work, 1), round(wall, 1), round(score, 4)])
-                print(json.dumps(trace[-1]), file=sys.stderr, flush=True)  # progress of a long race
-                if score <= 1.0:
-                    reached = (event.step, work, wall, score)
+    # Each level builds its optimiser when the generator gets there: the history applies for the whole race.
+    with lbfgs_history(history):
+        t = time.perf_counter()
+        events = artstyle.stylize_iter(ctx["content"], ctx["style"], size=size, weights=ctx["vgg"], device="cpu",
+                                       preview_every=every, **config)  # fmt: skip
+        wall += time.perf_counter() - t
+        try:
+            while True:
+                t = time.perf_counter()
+                event = next(events, None)
+                wall += time.perf_counter() - t
+                if event is None:
                     break
-    finally:
-        events.close()
-        engine._make_optimizer = patched_history(None)
+                work += event.size[0] * event.size[1] / full
+                if event.image is not None and event.level == event.levels - 1:
+                    score = evaluator.score(event.image)
+                    trace.append([event.step, round(work, 1), round(wall, 1), round(score, 4)])
+                    print(json.dumps(trace[-1]), file=sys.stderr, flush=True)  # progress of a long race
+                    if score <= 1.0:
+                        reached = (event.step, work, wall, score)
+                        break
+        finally:
+            events.close()
     return {
         "config": {**config, **({"history": history} if history else {})},
         "steps_to_reach": reached and reached[0],

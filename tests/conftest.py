@@ -58,6 +58,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# gradio_client's own HTTP calls (upload, cancel) use httpx's 5 s default. One clean-clone CI run saw a
+# cancel during cleanup time out on a loaded machine; what the app tests check is the app's answers,
+# not how fast a cancel is acknowledged (the app answered /gradio_api/info in ~0.1 s during a run).
+CLIENT_HTTP = {"timeout": 30.0}
+
+
 @contextmanager
 def served_app(temp_dir: Path, **build_kwargs: Any) -> Iterator[tuple[Any, str]]:
     """(demo, url): the app launched in this process on a free port, with the real weights, the local

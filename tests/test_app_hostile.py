@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import served_app
+from tests.conftest import CLIENT_HTTP, served_app
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 WEIGHTS = SHARED / "models" / "vgg19-caffe-features-fp16.safetensors"
@@ -132,7 +132,7 @@ def served(tmp_path_factory):
     from gradio_client import Client
 
     with served_app(tmp_path_factory.mktemp("gradio"), max_queue=QUEUE) as (demo, url):
-        yield demo, Client(url, verbose=False), url
+        yield demo, Client(url, verbose=False, httpx_kwargs=CLIENT_HTTP), url
 
 
 @pytest.fixture(scope="module")

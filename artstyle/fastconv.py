@@ -15,6 +15,8 @@ flipped and its input and output channels swapped, so NNPACK does the backward p
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -46,15 +48,16 @@ class _FrozenConv3x3(torch.autograd.Function):
     """y = conv3x3(x, W) + b with frozen W, b: forward and input gradient through NNPACK where it pays."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, flipped: torch.Tensor):
-        ctx.save_for_backward(weight, flipped)
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, flipped: Callable[[], torch.Tensor]):
+        ctx.save_for_backward(weight)
+        ctx.flipped = flipped
         return _nnpack(x, weight, bias) if winograd_usable(x) else F.conv2d(x, weight, bias, padding=1)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        weight, flipped = ctx.saved_tensors
+        (weight,) = ctx.saved_tensors
         if winograd_usable(grad):
-            grad_input = _nnpack(grad, flipped, None)
+            grad_input = _nnpack(grad, ctx.flipped(), None)
         else:
             grad_input = F.conv_transpose2d(grad, weight, padding=1)
         return grad_input, None, None, None
@@ -65,8 +68,14 @@ def flipped_kernel(weight: torch.Tensor) -> torch.Tensor:
     return weight.transpose(0, 1).flip(2, 3).contiguous()
 
 
-def frozen_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, flipped: torch.Tensor) -> torch.Tensor:
-    """A stride-1, padding-1 3x3 convolution whose weights never need a gradient."""
+def frozen_conv3x3(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, flipped: Callable[[], torch.Tensor]
+) -> torch.Tensor:
+    """A stride-1, padding-1 3x3 convolution whose weights never need a gradient.
+
+    `flipped()` returns `flipped_kernel(weight)`; it is called only when NNPACK does the backward pass, so a
+    caller can build the kernel lazily and keep it (VGGWeights.derived), and CUDA runs never build it.
+    """
     if x.device.type != "cpu":
         return F.conv2d(x, weight, bias, padding=1)  # cuDNN is fast already
     return _FrozenConv3x3.apply(x, weight, bias, flipped)

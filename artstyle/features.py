@@ -7,6 +7,7 @@ pooling "for slightly more appealing results"; `pooling` chooses.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import torch
@@ -58,14 +59,18 @@ class VGGFeatures(nn.Module):
         self.pooling = pooling
         self.normalize = InputNormalization(weights.convention)
         self.convs = nn.ModuleList()
-        for weight, bias in weights.convs[:depth]:
+        self._flipped = []
+        for index, (weight, bias) in enumerate(weights.convs[:depth]):
             # Built on the meta device and then given the real tensors: a normal Conv2d would first fill
             # 20 M parameters with random numbers we throw away (~0.1 s of every run's setup on a CPU).
             conv = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1, device="meta")
             conv.weight = nn.Parameter(weight.detach().float(), requires_grad=False)  # shared, never written
             conv.bias = nn.Parameter(bias.detach().float(), requires_grad=False)
-            conv.register_buffer("flipped", flipped_kernel(conv.weight), persistent=False)
             self.convs.append(conv)
+            # The backward pass's kernel, built when NNPACK first needs it and kept with the weights.
+            self._flipped.append(
+                functools.partial(weights.derived, ("flipped", index), functools.partial(flipped_kernel, weight))
+            )
         self.requires_grad_(False)  # only the image is optimised
         self.eval()
 
@@ -73,9 +78,9 @@ class VGGFeatures(nn.Module):
         x = self.normalize(rgb)
         wanted = set(self.layers)
         out: dict[str, torch.Tensor] = {}
-        for name, conv in zip(self.names, self.convs, strict=True):
+        for name, conv, flipped in zip(self.names, self.convs, self._flipped, strict=True):
             # In place: the convolution's backward needs only its weights, so its output need not survive.
-            x = F.relu_(frozen_conv3x3(x, conv.weight, conv.bias, conv.flipped))
+            x = F.relu_(frozen_conv3x3(x, conv.weight, conv.bias, flipped))
             if name in wanted:
                 out[name] = x
             if name in _POOL_AFTER and name != self.names[-1]:

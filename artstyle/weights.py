@@ -13,7 +13,8 @@ import functools
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -54,6 +55,16 @@ class VGGWeights:
     convs: tuple[tuple[torch.Tensor, torch.Tensor], ...]  # (weight, bias) per conv, network order
     convention: Convention
     source: str
+    # Tensors computed from these weights, kept as long as they are (the app reuses one VGGWeights for every
+    # run): e.g. fastconv's flipped kernels, ~80 MB of copying that would otherwise start every CPU run.
+    _derived: dict[Hashable, torch.Tensor] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def derived(self, key: Hashable, make: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """`make()`, computed on the first call for `key` and remembered (two racing runs may both compute it)."""
+        value = self._derived.get(key)
+        if value is None:
+            value = self._derived[key] = make()
+        return value
 
     def __repr__(self) -> str:
         return f"VGGWeights(source={self.source!r}, convention={self.convention!r})"

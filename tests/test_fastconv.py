@@ -20,7 +20,7 @@ def test_matches_conv2d_forward_and_input_gradient(cin, cout, h, w):
     grad = torch.randn(1, cout, h, w, generator=g)
     expected = F.conv2d(x, weight, bias, padding=1)
     (expected_grad,) = torch.autograd.grad(expected, x, grad)
-    got = fastconv.frozen_conv3x3(x, weight, bias, fastconv.flipped_kernel(weight))
+    got = fastconv.frozen_conv3x3(x, weight, bias, lambda: fastconv.flipped_kernel(weight))
     (got_grad,) = torch.autograd.grad(got, x, grad)
     assert torch.allclose(got, expected, rtol=0, atol=1e-4 * float(expected.abs().max()))
     assert torch.allclose(got_grad, expected_grad, rtol=0, atol=1e-4 * float(expected_grad.abs().max()))
@@ -35,3 +35,22 @@ def test_uses_nnpack_only_where_it_applies():
     assert not fastconv.winograd_usable(big.double())
     with torch.backends.nnpack.flags(enabled=False):  # PyTorch's own switch is honoured
         assert not fastconv.winograd_usable(big)
+
+
+def test_flipped_kernels_are_built_on_first_use_and_kept_with_the_weights(real_weights):
+    if not torch.backends.nnpack.is_available():
+        pytest.skip("this PyTorch build has no NNPACK")
+    from artstyle.features import VGGFeatures
+    from artstyle.weights import VGGWeights
+
+    weights = VGGWeights(convs=real_weights.convs, convention=real_weights.convention, source="test")  # own cache
+    first = VGGFeatures(weights, ["conv1_2"])
+    assert not weights._derived  # building a model copies nothing (a CUDA run never needs them)
+    x = torch.rand(1, 3, 40, 32, requires_grad=True)  # 1280 px >= MIN_WINOGRAD_PIXELS: NNPACK's backward
+    first(x)["conv1_2"].sum().backward()
+    kernels = dict(weights._derived)
+    assert set(kernels) == {("flipped", 0), ("flipped", 1)}
+    assert torch.equal(kernels[("flipped", 1)], fastconv.flipped_kernel(real_weights.convs[1][0]))
+    x.grad = None
+    VGGFeatures(weights, ["conv1_2"])(x)["conv1_2"].sum().backward()  # the next run reuses them
+    assert all(weights._derived[k] is v for k, v in kernels.items())

@@ -14,8 +14,11 @@ A configuration is a JSON object:
     line_search  true: torch's strong-Wolfe line search (each of its evaluations counts)
     history      L-BFGS history size (default 100)
     precond      q > 0: optimise z with x = content + F^-1(|f|^-q F(z)), a Fourier preconditioner boosting low
-                 frequencies (floor |f| >= 1/8 of Nyquist)
+                 frequencies (floor |f| >= 1/8 of Nyquist); q < 0 boosts high frequencies instead
+    chroma       k: optimise z in YIQ with the two chroma channels scaled by k (a colour preconditioner)
     init         "content" (default) or "hist": the photo recoloured to the painting's mean and covariance
+    skip         style layers left out of the objective being minimised (e.g. ["conv5_1"], as artstyle does when
+                 that layer is inert); the full objective is still what is scored
 """
 
 from __future__ import annotations
@@ -59,10 +62,11 @@ class Objective:
             self.grams = {k: gram(feats[k]) for k in PAPER_STYLE_LAYERS}
         self.pixels = self.content.shape[-1] * self.content.shape[-2]
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, *, skip: tuple[str, ...] = ()) -> torch.Tensor:
         feats = self.model(x)
         c = content_loss(feats["conv4_2"], self.content_target, pixels=self.pixels)
-        s = sum(style_loss(gram(feats[k]), self.grams[k]) for k in PAPER_STYLE_LAYERS) / len(PAPER_STYLE_LAYERS)
+        layers = [k for k in PAPER_STYLE_LAYERS if k not in skip]  # weights stay 1/5 (artstyle's inert layers)
+        s = sum(style_loss(gram(feats[k]), self.grams[k]) for k in layers) / len(PAPER_STYLE_LAYERS)
         return (c + 1e3 * s) / UNIT
 
 
@@ -92,8 +96,12 @@ def race(objective: Objective, cfg: dict, evals: int, target: float) -> dict:
     radius = (torch.fft.fftfreq(h)[:, None] ** 2 + torch.fft.rfftfreq(w)[None, :] ** 2).sqrt() / 0.5
     gain = radius.clamp(min=0.125) ** -q
 
+    chroma = float(cfg.get("chroma", 1.0))
+    yiq_gain = torch.tensor([1.0, chroma, chroma]).view(1, 3, 1, 1)
+
     def synthesis(z: torch.Tensor) -> torch.Tensor:
-        return torch.fft.irfft2(torch.fft.rfft2(z) * gain, s=(h, w)) if q else z
+        z = torch.fft.irfft2(torch.fft.rfft2(z) * gain, s=(h, w)) if q else z
+        return color.yiq_to_rgb(z * yiq_gain) if chroma != 1.0 else z
 
     start = color.match_histogram(c, objective.style) if cfg.get("init") == "hist" else c
     z = (start - c).clone().requires_grad_(True)
@@ -102,7 +110,8 @@ def race(objective: Objective, cfg: dict, evals: int, target: float) -> dict:
                             history_size=cfg.get("history", 100), tolerance_grad=0, tolerance_change=0,
                             line_search_fn="strong_wolfe" if line_search else None)  # fmt: skip
     clamp = cfg.get("clamp", "graph")
-    if clamp == "param" and q:
+    skip = tuple(cfg.get("skip", ()))
+    if clamp == "param" and (q or chroma != 1.0):
         raise ValueError("clamp 'param' clamps the pixels themselves: use it without precond")
     values: list[float] = []
     scale: list[float] = []
@@ -113,12 +122,13 @@ def race(objective: Objective, cfg: dict, evals: int, target: float) -> dict:
     def closure() -> torch.Tensor:
         opt.zero_grad()
         x = c + synthesis(z)
-        loss = objective(x.clamp(0, 1) if clamp == "graph" else x)
+        loss = objective(x.clamp(0, 1) if clamp == "graph" else x, skip=skip)
         if not scale:
             scale.append(1.0 / float(loss.detach()))  # as artstyle and the reference: start at 1
         (loss * scale[0]).backward()
         with torch.no_grad():
-            shown = loss if clamp == "graph" else objective((c + synthesis(z)).clamp(0, 1))
+            exact = clamp == "graph" and not skip
+            shown = loss if exact else objective((c + synthesis(z)).clamp(0, 1))
         values.append(float(shown.detach()))
         if len(values) >= evals:
             raise Done

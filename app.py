@@ -59,9 +59,9 @@ PREVIEW_INTERVAL_S = 1.0  # at most one preview (and loss-curve update) per seco
 STATUS_INTERVAL_S = 0.25  # a status line at most this often; each yield is also where Stop takes effect
 STRENGTH_DEFAULT = 5.0
 STRENGTH_DECADES_PER_UNIT = 0.4  # strength 0 ... 10 spans style_weight/100 ... style_weight*100
-# Seconds per iteration per megapixel (rough; CPU: 94 s for 256 px x 100 steps via /stylize on 2 idle cores,
-# GPU an order-of-magnitude guess).
-SECONDS_PER_MPX_ITER = {"cpu": 18.0, "mps": 1.5, "cuda": 0.1}
+# Seconds per iteration per megapixel (rough; CPU: 71 s for 256 px x 100 steps via /stylize on 2 idle cores,
+# with the client in the same process; GPU an order-of-magnitude guess).
+SECONDS_PER_MPX_ITER = {"cpu": 14.0, "mps": 1.5, "cuda": 0.1}
 SETUP_S = 3.0
 # Controls on the main panel or set by the app itself; every other StyleParams field goes under "Advanced".
 MAIN_FIELDS = ("size", "steps", "style_weight", "seed", "preserve_color", "scales")
@@ -102,7 +102,7 @@ def device_pool_names() -> list[str]:
 def hardware_defaults(device_type: str) -> dict[str, int]:
     """Size and steps that give a pleasing result in about a minute on this kind of device."""
     if device_type == "cpu":
-        return {"size": 256, "steps": 70, "max_size": 1024}
+        return {"size": 256, "steps": 85, "max_size": 1024}
     if device_type == "mps":
         return {"size": 384, "steps": 200, "max_size": 1536}
     return {"size": 512, "steps": 300, "max_size": 2048}

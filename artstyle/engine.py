@@ -26,7 +26,7 @@ ADAM_LR = 0.02  # in 0-1 pixel units: about 5 grey levels per step at first
 
 # Inert deep layers. With VGG19's weights as published (the paper normalised its copy so that every filter's
 # mean activation is 1; nobody ships that copy), conv5_1's Gram term is ~1e-5 of the objective and its gradient
-# ~1e-5 to 1e-4 of the objective's (measured at 256-384 px on four photo/painting pairs, bench/README.md round
+# ~1e-5 to 1e-4 of the objective's (measured at 256-384 px on three photo/painting pairs, bench/README.md round
 # 4), yet computing it costs conv4_3, conv4_4 and conv5_1 forward and backward: 22 % of every iteration.
 # So a style layer deeper than every content layer is left out of the iterations while its term's gradient
 # stays below INERT_FRACTION of the objective's: checked on the second evaluation and every INERT_RECHECK-th

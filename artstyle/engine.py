@@ -25,14 +25,17 @@ WeightsInput = VGGWeights | str | os.PathLike | None
 ADAM_LR = 0.02  # in 0-1 pixel units: about 5 grey levels per step at first
 
 # Inert deep layers. With VGG19's weights as published (the paper normalised its copy so that every filter's
-# mean activation is 1; nobody ships that copy), conv5_1's Gram term is ~1e-5 of the objective and its gradient
-# ~1e-5 to 1e-4 of the objective's (measured at 256-384 px on three photo/painting pairs, bench/README.md round
-# 4), yet computing it costs conv4_3, conv4_4 and conv5_1 forward and backward: 22 % of every iteration.
-# So a style layer deeper than every content layer is left out of the iterations while its term's gradient
-# stays below INERT_FRACTION of the objective's: checked on the second evaluation and every INERT_RECHECK-th
-# after it (one extra backward pass each); the first failed check puts it back for the rest of the level.
+# mean activation is 1; nobody ships that copy), conv5_1's Gram term is ~1e-5 of the objective (measured at
+# 256-384 px on three photo/painting pairs: bench/terms.py, bench/README.md round 4), yet computing it costs
+# conv4_3, conv4_4 and conv5_1 forward and backward: 22 % of every iteration. So a style layer deeper than every
+# content layer is left out of the objective being minimised while its term stays below INERT_FRACTION of the
+# objective's value. Why the value: if f is what we minimise and h >= 0 the term left out, then at f's minimiser
+# f + h exceeds its own minimum by at most h there, so the result can be worse by at most that fraction. (Its
+# *gradient* is no guide: the objective's gradient shrinks towards 0 as the run converges, h's does not.)
+# Checked on the 2nd evaluation and every INERT_RECHECK-th after it with one forward pass through the whole
+# network (no extra backward: h is not part of what is minimised); the first failed check puts the layer back.
 INERT_FRACTION = 1e-3
-INERT_RECHECK = 50
+INERT_RECHECK = 25
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class Progress:
     step: int  # iterations finished, counted over the whole run (1 ... total)
     total: int  # iterations the run will make
     losses: dict[str, float]  # total, content, style, tv: weighted terms of the objective at this step
-    # (a deep style layer skipped as inert, see INERT_FRACTION, is left out of "style": ~1e-5 of it)
+    # (a deep style layer skipped as inert, see INERT_FRACTION, is left out of "style": < 0.1 % of it)
     image: Image.Image | None = None  # a preview on every `preview_every`-th step, the result when done
     done: bool = False
     elapsed: float = 0.0  # seconds since the run started
@@ -282,13 +285,15 @@ class _Problem:
 
     def objective(self) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
-        evaluation, self.evaluations = self.evaluations, self.evaluations + 1
-        check = bool(self.skipped) and (evaluation == 1 or (evaluation > 0 and evaluation % INERT_RECHECK == 0))
+        self.evaluations += 1
+        check = bool(self.skipped) and (self.evaluations == 2 or self.evaluations % INERT_RECHECK == 0)
         features = (self.lean if self.skipped and not check else self.model)(self.image)
         if self.content_targets is None:  # first step from the photo itself: these are the photo's features
             self.content_targets = {k: features[k].detach() for k in self.p.content_layers}
         active = [k for k in self.p.style_layers if k not in self.skipped]
         total, terms = _loss(features, self.image, self.content_targets, self._style_term(features, active), self.p)
+        if check:
+            self._check_skipped(features, total)
         # One read-back of all four terms per iteration (`.tolist()`): the only host-device sync in the loop
         # on CUDA apart from previews; our L-BFGS itself never waits for the device.
         self.losses = dict(zip(terms, torch.stack(list(terms.values())).tolist(), strict=True))
@@ -298,29 +303,23 @@ class _Problem:
             # constant, so the minimiser and the reported losses are unchanged, and both optimisers see O(1).
             self.scale = 1.0 / max(self.losses["total"], 1e-12)
         scaled = total * self.scale
-        if check:
-            self._check_skipped(features, scaled)
-        else:
-            scaled.backward()
+        scaled.backward()  # the skipped term is not in `total`: autograd never visits the layers it needs
         return scaled
 
-    def _check_skipped(self, features: dict[str, torch.Tensor], scaled: torch.Tensor) -> None:
-        """Compare the skipped layers' gradient with the objective's; put the layers back if it matters.
+    def _check_skipped(self, features: dict[str, torch.Tensor], total: torch.Tensor) -> None:
+        """Put the skipped layers back (from the next evaluation on) once their term exceeds INERT_FRACTION.
 
-        The optimiser is always given the gradient of the objective it has been minimising (without the
-        skipped layers), so its curvature pairs stay consistent; if the layers come back, it restarts.
+        This evaluation's gradient stays the one of the objective minimised so far, so L-BFGS's curvature
+        pairs never mix two objectives; when the layers come back, `step` restarts L-BFGS after this step.
         """
-        skipped = sum(self._style_term(features, self.skipped).values()) * (
-            self.p.style_weight / len(self.p.style_layers) * self.scale
-        )
-        (g_skipped,) = torch.autograd.grad(skipped, self.image, retain_graph=True)
-        scaled.backward()
-        full = self.image.grad + g_skipped
-        # One host read per check (every INERT_RECHECK evaluations), not per iteration.
-        if float(g_skipped.norm()) > INERT_FRACTION * float(full.norm()):
-            self.image.grad = full
-            self.skipped = ()
-            self._restart = True
+        with torch.no_grad():
+            skipped = sum(self._style_term(features, self.skipped).values()) * (
+                self.p.style_weight / len(self.p.style_layers)
+            )
+            # One host read per check (every INERT_RECHECK evaluations), not per iteration.
+            if float(skipped) > INERT_FRACTION * float(total + skipped):
+                self.skipped = ()
+                self._restart = True
 
     def _style_term(self, features: dict[str, torch.Tensor], layers: Sequence[str]) -> dict[str, torch.Tensor]:
         """E_l per style layer in `layers`: plain Gram loss against the blended target, or guided per region."""
@@ -332,9 +331,11 @@ class _Problem:
 
     def step(self) -> None:
         self.optimizer.step(self.objective)  # L-BFGS clamps to [0, 1] itself
-        if self._restart:  # a skipped layer came back: the objective changed, so its curvature history is stale
+        if self._restart:  # a skipped layer came back: the objective changed
             self._restart = False
-            self.optimizer = _make_optimizer(self.p, self.image, self.steps - self.evaluations)
+            if self.p.optimizer == "lbfgs":  # its curvature pairs describe the old objective; Adam's moments don't
+                self.optimizer = None  # free the old history before the new one is allocated
+                self.optimizer = _make_optimizer(self.p, self.image, self.steps - self.evaluations)
         if self.p.optimizer == "adam":
             with torch.no_grad():
                 self.image.clamp_(0.0, 1.0)  # keep pixels displayable; Adam overshoots

@@ -67,9 +67,10 @@ class VGGFeatures(nn.Module):
             conv.weight = nn.Parameter(weight.detach().float(), requires_grad=False)  # shared, never written
             conv.bias = nn.Parameter(bias.detach().float(), requires_grad=False)
             self.convs.append(conv)
-            # The backward pass's kernel, built when NNPACK first needs it and kept with the weights.
+            # The backward pass's kernel, built when NNPACK (CPU, float32) first needs it and kept with the weights.
+            # From conv.weight, the float32 copy this network computes with, whatever dtype `weights` holds.
             self._flipped.append(
-                functools.partial(weights.derived, ("flipped", index), functools.partial(flipped_kernel, weight))
+                functools.partial(weights.derived, ("flipped", index), functools.partial(flipped_kernel, conv.weight))
             )
         self.requires_grad_(False)  # only the image is optimised
         self.eval()

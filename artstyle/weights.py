@@ -66,6 +66,14 @@ class VGGWeights:
             value = self._derived[key] = make()
         return value
 
+    def __getstate__(self) -> dict:
+        # Pickled (e.g. to a worker process) without the derived tensors: they are rebuilt on first use there.
+        return {k: v for k, v in self.__dict__.items() if k != "_derived"}
+
+    def __setstate__(self, state: dict) -> None:
+        for key, value in {**state, "_derived": {}}.items():
+            object.__setattr__(self, key, value)  # frozen: the dataclass's own __setattr__ refuses
+
     def __repr__(self) -> str:
         return f"VGGWeights(source={self.source!r}, convention={self.convention!r})"
 

@@ -54,3 +54,16 @@ def test_flipped_kernels_are_built_on_first_use_and_kept_with_the_weights(real_w
     x.grad = None
     VGGFeatures(weights, ["conv1_2"])(x)["conv1_2"].sum().backward()  # the next run reuses them
     assert all(weights._derived[k] is v for k, v in kernels.items())
+
+
+def test_half_precision_weights_still_run_on_nnpack(real_weights):
+    # The network computes in float32 whatever `VGGWeights` holds; the flipped kernel must be float32 too.
+    from artstyle.features import VGGFeatures
+    from artstyle.weights import VGGWeights
+
+    half = tuple((w.half(), b.half()) for w, b in real_weights.convs)
+    weights = VGGWeights(convs=half, convention=real_weights.convention, source="fp16")
+    x = torch.rand(1, 3, 40, 32, requires_grad=True)
+    VGGFeatures(weights, ["conv1_2"])(x)["conv1_2"].sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    assert weights._derived[("flipped", 1)].dtype == torch.float32

@@ -91,9 +91,9 @@ def sync(device: torch.device) -> None:
 def artstyle_seconds_per_iter(ctx: dict, size: int, iters: int) -> float:
     """Steady-state seconds per iteration: steps 3 .. iters+2 of a run.
 
-    Excluded: step 1 (the end of setup), step 2 (the engine's check that a skipped deep layer is inert, one extra
-    backward pass, repeated every INERT_RECHECK = 50 steps: ~2 % of a long run, which time_to_quality includes)
-    and the last step (its PNG conversion).
+    Excluded: step 1 (the end of setup), step 2 (the engine's check that a skipped deep layer is inert, a forward
+    pass through the whole network, repeated every INERT_RECHECK = 25 steps: ~0.4 % of a long run, which
+    time_to_quality includes) and the last step (its PNG conversion).
     """
     stamps = []
     events = artstyle.stylize_iter(

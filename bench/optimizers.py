@@ -17,8 +17,8 @@ A configuration is a JSON object:
                  frequencies (floor |f| >= 1/8 of Nyquist); q < 0 boosts high frequencies instead
     chroma       k: optimise z in YIQ with the two chroma channels scaled by k (a colour preconditioner)
     init         "content" (default) or "hist": the photo recoloured to the painting's mean and covariance
-    skip         style layers left out of the objective being minimised (e.g. ["conv5_1"], as artstyle does when
-                 that layer is inert); the full objective is still what is scored
+    skip         style layers left out of the objective being minimised for the whole run (e.g. ["conv5_1"], as
+                 artstyle does while that layer is inert); the full objective is still what is scored
 """
 
 from __future__ import annotations

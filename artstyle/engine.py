@@ -313,9 +313,7 @@ class _Problem:
         pairs never mix two objectives; when the layers come back, `step` restarts L-BFGS after this step.
         """
         with torch.no_grad():
-            skipped = sum(self._style_term(features, self.skipped).values()) * (
-                self.p.style_weight / len(self.p.style_layers)
-            )
+            skipped = sum(self._style_term(features, self.skipped).values()) * _style_layer_weight(self.p)
             # One host read per check (every INERT_RECHECK evaluations), not per iteration.
             if float(skipped) > INERT_FRACTION * float(total + skipped):
                 self.skipped = ()
@@ -430,6 +428,11 @@ def _skippable_layers(p: StyleParams) -> tuple[str, ...]:
     return deep if len(deep) < len(p.style_layers) else ()
 
 
+def _style_layer_weight(p: StyleParams) -> float:
+    """beta * w_l, the weight of each style layer's E_l in the objective: w_l = 1 / (number of style layers)."""
+    return p.style_weight / max(1, len(p.style_layers))
+
+
 def _loss(
     features: dict[str, torch.Tensor],
     image: torch.Tensor,
@@ -445,7 +448,7 @@ def _loss(
     terms = {
         "content": p.content_weight * content / max(1, len(content_targets)),
         # w_l = 1 / (all style layers), also while an inert layer is skipped (its term is then left out)
-        "style": p.style_weight * style / max(1, len(p.style_layers)),
+        "style": _style_layer_weight(p) * style,
         "tv": p.tv_weight * tv_loss(image) if p.tv_weight else zero,
     }
     total = terms["content"] + terms["style"] + terms["tv"]
@@ -470,8 +473,8 @@ def _make_optimizer(p: StyleParams, image: torch.Tensor, steps: int) -> torch.op
     # history lives in the optimiser between calls, so this is the same algorithm as one long call. A level
     # of k < 100 iterations can never hold more than k pairs: its buffers are sized for that.
     # Pixels are clamped to [0, 1] after each step, as in the PyTorch tutorial. Clamping inside the objective
-    # instead (so L-BFGS's model matches the steps taken) reached the reference's value in 232 instead of 300
-    # iterations at 128 px but saved nothing at 384 px, and it strands pixels outside the box for good (their
-    # gradient is 0): reconstructions from noise kept stuck black and white pixels.
+    # instead (so L-BFGS's model matches the steps taken) saved no iterations (bench/optimizers.py at 128 px:
+    # 232 evaluations against this clamp's 222; at 384 px it tracked the reference) and it strands pixels
+    # outside the box for good (their gradient is 0): reconstructions from noise kept stuck black and white pixels.
     history = max(1, min(LBFGS_HISTORY, steps))
     return LBFGS(image, lr=p.lr if p.lr is not None else 1.0, history=history, lower=0.0, upper=1.0)

@@ -379,8 +379,10 @@ def _optimise(inputs: _Inputs, p: StyleParams, vgg: VGGWeights, device: torch.de
     total = sum(level_steps)
     model: VGGFeatures | None = VGGFeatures(vgg, (*p.content_layers, *p.style_layers), pooling=p.pooling).to(device)
     skippable = _skippable_layers(p)
-    lean = VGGFeatures(vgg, (*p.content_layers, *(k for k in p.style_layers if k not in skippable)),
-                       pooling=p.pooling).to(device) if skippable else None  # fmt: skip
+    # The lean network shares the full one's modules: the weights are on the device once.
+    lean = (
+        model.subnetwork((*p.content_layers, *(k for k in p.style_layers if k not in skippable))) if skippable else None
+    )
     problem: _Problem | None = None
     previous: torch.Tensor | None = None
     step = 0

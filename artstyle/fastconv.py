@@ -22,15 +22,21 @@ import torch.nn.functional as F
 
 #: Smallest feature map (H * W) on which NNPACK beat oneDNN on the benchmark machine (48x36 won, 24x18 lost).
 MIN_WINOGRAD_PIXELS = 1024
+#: Fewest input or output channels for which NNPACK pays. With 3 (conv1_1, RGB in; its input gradient, RGB
+#: out) the Winograd transforms are all the work: at 384x288 NNPACK took 18 ms forward and 36 ms backward
+#: against oneDNN's 7 and 18, and whole iterations got 4-7 % faster on oneDNN (bench/README.md, round 5).
+MIN_WINOGRAD_CHANNELS = 16
 
 
-def winograd_usable(x: torch.Tensor) -> bool:
-    """NNPACK applies: CPU float32, NNPACK built in and not switched off, and a map large enough to pay."""
+def winograd_usable(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """NNPACK applies to x convolved with weight (out, in, 3, 3): CPU float32, NNPACK built in and not switched
+    off, a map large enough and enough channels on both sides to pay."""
     return (
         x.device.type == "cpu"
         and x.dtype == torch.float32
         and x.dim() == 4
         and x.shape[-1] * x.shape[-2] >= MIN_WINOGRAD_PIXELS
+        and min(weight.shape[0], weight.shape[1]) >= MIN_WINOGRAD_CHANNELS
         and _nnpack_on()
     )
 
@@ -51,12 +57,12 @@ class _FrozenConv3x3(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, flipped: Callable[[], torch.Tensor]):
         ctx.save_for_backward(weight)
         ctx.flipped = flipped
-        return _nnpack(x, weight, bias) if winograd_usable(x) else F.conv2d(x, weight, bias, padding=1)
+        return _nnpack(x, weight, bias) if winograd_usable(x, weight) else F.conv2d(x, weight, bias, padding=1)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (weight,) = ctx.saved_tensors
-        if winograd_usable(grad):
+        if winograd_usable(grad, weight):
             grad_input = _nnpack(grad, ctx.flipped(), None)
         else:
             grad_input = F.conv_transpose2d(grad, weight, padding=1)

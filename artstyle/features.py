@@ -51,10 +51,7 @@ class VGGFeatures(nn.Module):
 
     def __init__(self, weights: VGGWeights, layers: Iterable[str], *, pooling: str = "avg") -> None:
         super().__init__()
-        self.layers = tuple(layers)
-        if not self.layers:
-            raise ValueError("VGGFeatures needs at least one layer")
-        depth = max(VGG19_LAYERS.index(name) for name in self.layers) + 1
+        self.layers, depth = _layers_and_depth(layers)
         self.names = VGG19_LAYERS[:depth]  # truncation: nothing after the deepest layer used is built
         self.pooling = pooling
         self.normalize = InputNormalization(weights.convention)
@@ -75,6 +72,25 @@ class VGGFeatures(nn.Module):
         self.requires_grad_(False)  # only the image is optimised
         self.eval()
 
+    def subnetwork(self, layers: Iterable[str]) -> VGGFeatures:
+        """A network returning `layers` that shares this one's modules: no copy of any weight, on any device.
+
+        The engine's lean network (deep style layers skipped) is this; a second `VGGFeatures(...).to("cuda")`
+        would copy conv1_1 ... conv4_2's weights to the GPU again (~20 MB and a host-to-device copy per run).
+        """
+        layers, depth = _layers_and_depth(layers)
+        if depth > len(self.names):
+            raise ValueError(
+                f"{VGG19_LAYERS[depth - 1]!r} is deeper than this network, which ends at {self.names[-1]!r}"
+            )
+        sub = VGGFeatures.__new__(VGGFeatures)
+        nn.Module.__init__(sub)
+        sub.layers, sub.names, sub.pooling = layers, self.names[:depth], self.pooling
+        sub.normalize = self.normalize
+        sub.convs = nn.ModuleList(self.convs[:depth])  # the same Conv2d objects
+        sub._flipped = self._flipped[:depth]
+        return sub.eval()
+
     def forward(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
         x = self.normalize(rgb)
         wanted = set(self.layers)
@@ -87,3 +103,11 @@ class VGGFeatures(nn.Module):
             if name in _POOL_AFTER and name != self.names[-1]:
                 x = F.avg_pool2d(x, 2, ceil_mode=True) if self.pooling == "avg" else F.max_pool2d(x, 2, ceil_mode=True)
         return out
+
+
+def _layers_and_depth(layers: Iterable[str]) -> tuple[tuple[str, ...], int]:
+    """The requested layers, and how many convolutions the network needs to reach the deepest of them."""
+    layers = tuple(layers)
+    if not layers:
+        raise ValueError("VGGFeatures needs at least one layer")
+    return layers, max(VGG19_LAYERS.index(name) for name in layers) + 1

@@ -42,3 +42,13 @@ def test_cuda_run_matches_cpu(real_weights, tubingen, starry_night):
     b = torch.tensor(list(gpu.getdata()), dtype=torch.float32)
     # TF32 convolutions (cuDNN's default on Ampere and later) and a different summation order: close, not equal
     assert (a - b).abs().mean() < 4.0, (a - b).abs().mean()
+
+
+def test_the_lean_network_puts_no_second_copy_of_the_weights_on_the_gpu(real_weights):
+    from artstyle.features import VGGFeatures
+
+    full = VGGFeatures(real_weights, ("conv4_2", "conv1_1", "conv5_1")).to("cuda")
+    before = torch.cuda.memory_allocated()
+    lean = full.subnetwork(("conv4_2", "conv1_1"))
+    assert torch.cuda.memory_allocated() == before
+    assert lean.convs[-1].weight.data_ptr() == full.convs[len(lean.convs) - 1].weight.data_ptr()

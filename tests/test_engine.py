@@ -115,6 +115,20 @@ def test_network_is_truncated_after_the_deepest_layer(real_weights):
     assert set(out) == {"conv4_2", "conv1_1"} and out["conv4_2"].shape == (1, 512, 4, 4)
 
 
+def test_a_subnetwork_shares_the_modules_and_gives_the_same_features(real_weights):
+    full = VGGFeatures(real_weights, ("conv4_2", "conv1_1", "conv5_1"))
+    lean = full.subnetwork(("conv4_2", "conv1_1"))
+    assert lean.names == VGGFeatures(real_weights, ("conv4_2", "conv1_1")).names
+    # the same Conv2d objects: moving `full` to a device moves the lean network's weights, never a second copy
+    assert all(a is b for a, b in zip(lean.convs, full.convs, strict=False)) and lean.normalize is full.normalize
+    x = torch.rand(1, 3, 40, 32)
+    expected, got = full(x), lean(x)
+    assert set(got) == {"conv4_2", "conv1_1"}
+    assert all(torch.equal(got[k], expected[k]) for k in got)
+    with pytest.raises(ValueError, match="deeper than this network"):
+        lean.subnetwork(("conv5_1",))
+
+
 def test_input_conventions():
     white = torch.ones(1, 3, 2, 2)
     caffe = InputNormalization("caffe")(white)
@@ -208,7 +222,7 @@ def test_a_check_hands_the_optimiser_the_same_gradient(real_weights, tubingen, s
 
     p = StyleParams(size=64, steps=5, device="cpu")
     full = VGGFeatures(real_weights, (*p.content_layers, *p.style_layers))
-    lean = VGGFeatures(real_weights, (*p.content_layers, *p.style_layers[:-1]))
+    lean = full.subnetwork((*p.content_layers, *p.style_layers[:-1]))
     inputs = engine._load_inputs(tubingen, starry_night, None, p)
     problem = engine._Problem(inputs, p.size, p, full, torch.device("cpu"), None, p.steps, lean=lean)
     problem.step()  # evaluation 1 (lean) and a first move

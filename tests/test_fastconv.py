@@ -11,7 +11,8 @@ from artstyle import fastconv
 
 @pytest.mark.parametrize(
     ("cin", "cout", "h", "w"),
-    [(3, 64, 48, 40), (64, 32, 40, 30), (32, 16, 12, 9)],  # the last is below MIN_WINOGRAD_PIXELS: oneDNN
+    # NNPACK: (64, 32, 40, 30); oneDNN: 3 channels in (conv1_1), and a map below MIN_WINOGRAD_PIXELS
+    [(3, 64, 48, 40), (64, 32, 40, 30), (32, 16, 12, 9)],
 )
 def test_matches_conv2d_forward_and_input_gradient(cin, cout, h, w):
     g = torch.Generator().manual_seed(cin)
@@ -27,14 +28,18 @@ def test_matches_conv2d_forward_and_input_gradient(cin, cout, h, w):
 
 
 def test_uses_nnpack_only_where_it_applies():
-    big, small = torch.zeros(1, 8, 32, 32), torch.zeros(1, 8, 16, 16)
+    big, small = torch.zeros(1, 64, 32, 32), torch.zeros(1, 64, 16, 16)
+    weight = torch.zeros(32, 64, 3, 3)
     if not torch.backends.nnpack.is_available():
         pytest.skip("this PyTorch build has no NNPACK")
-    assert fastconv.winograd_usable(big)
-    assert not fastconv.winograd_usable(small)
-    assert not fastconv.winograd_usable(big.double())
+    assert fastconv.winograd_usable(big, weight)
+    assert not fastconv.winograd_usable(small, weight)
+    assert not fastconv.winograd_usable(big.double(), weight)
+    rgb_in, rgb_out = torch.zeros(64, 3, 3, 3), torch.zeros(3, 64, 3, 3)  # conv1_1 forward; its input gradient
+    assert not fastconv.winograd_usable(torch.zeros(1, 3, 32, 32), rgb_in)
+    assert not fastconv.winograd_usable(big, rgb_out)
     with torch.backends.nnpack.flags(enabled=False):  # PyTorch's own switch is honoured
-        assert not fastconv.winograd_usable(big)
+        assert not fastconv.winograd_usable(big, weight)
 
 
 def test_flipped_kernels_are_built_on_first_use_and_kept_with_the_weights(real_weights):
@@ -49,7 +54,7 @@ def test_flipped_kernels_are_built_on_first_use_and_kept_with_the_weights(real_w
     x = torch.rand(1, 3, 40, 32, requires_grad=True)  # 1280 px >= MIN_WINOGRAD_PIXELS: NNPACK's backward
     first(x)["conv1_2"].sum().backward()
     kernels = dict(weights._derived)
-    assert set(kernels) == {("flipped", 0), ("flipped", 1)}
+    assert set(kernels) == {("flipped", 1)}  # conv1_1's gradient has 3 channels out: oneDNN, no kernel built
     assert torch.equal(kernels[("flipped", 1)], fastconv.flipped_kernel(real_weights.convs[1][0]))
     x.grad = None
     VGGFeatures(weights, ["conv1_2"])(x)["conv1_2"].sum().backward()  # the next run reuses them

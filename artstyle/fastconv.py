@@ -4,7 +4,8 @@ Every iteration of Gatys et al.'s method is one forward and one backward pass th
 convolutions, and on a CPU that is all the time there is. PyTorch runs them with oneDNN's direct algorithm;
 NNPACK, which PyTorch ships but only picks for batches of 16 or more, computes the same convolution with
 Winograd transforms and fewer multiplications. Timed layer by layer on the 2-core AVX2 machine at 384x288 px
-(bench/README.md, round 3): 1.3-2x faster down to 48x36 px maps, slower below, with a relative difference from
+(bench/README.md, round 3): 1.3-2x faster down to 48x36 px maps with 16+ channels on both sides, slower on
+smaller maps and on conv1_1's 3 RGB channels (round 5), with a relative difference from
 oneDNN of about 1e-5 (float32 rounding, not an approximation of the method); whole iterations in
 `python bench/bench.py`.
 

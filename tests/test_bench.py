@@ -58,3 +58,35 @@ def test_reference_improves_and_evaluator_is_calibrated_on_it():
     assert done["objective"] < 0.8 * start["objective"]  # 8 iterations already cut the paper's objective
     assert evaluator.score(out) == pytest.approx(1.0)
     assert evaluator.score(content) > 1.2
+
+
+def _run_bench_script(*args: str) -> dict:
+    import json
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+@needs_shared
+def test_conv_layers_script_times_both_backends_and_shows_the_pick():
+    if not torch.backends.nnpack.is_available():
+        pytest.skip("this PyTorch build has no NNPACK")
+    out = _run_bench_script("bench/conv_layers.py", "--size", "64", "--depth", "conv2_1", "--repeats", "1")
+    assert list(out["layers"]) == ["conv1_1", "conv1_2", "conv2_1"]
+    conv1_1, conv1_2, conv2_1 = out["layers"].values()
+    assert conv1_1["channels"] == [3, 64] and conv1_1["picked_input_grad"] == "onednn"  # 3 channels: oneDNN
+    assert conv1_2["map"] == [64, 48] and conv1_2["picked_forward"] == "nnpack"  # 3072 px, 64 channels: NNPACK
+    assert conv2_1["map"] == [32, 24] and conv2_1["picked_forward"] == "onednn"  # 768 px < MIN_WINOGRAD_PIXELS
+    assert all(v > 0 for layer in out["layers"].values() for k, v in layer.items() if k.endswith("_ms"))
+
+
+@needs_shared
+def test_extrapolate_script_scores_points_off_the_path():
+    out = _run_bench_script("bench/extrapolate.py", "--size", "48", "--steps", "70")
+    assert out["score_at"]["70"] == 1.0 and out["score_at"]["30"] > 1.0  # the run itself improves
+    assert {(r["k"], r["d"]) for r in out["extrapolated"]} == {(60, 10), (60, 30)}
+    assert all(r["score"] > 0 for r in out["extrapolated"])

@@ -24,8 +24,9 @@ import torch.nn.functional as F
 #: Smallest feature map (H * W) on which NNPACK beat oneDNN on the benchmark machine (48x36 won, 24x18 lost).
 MIN_WINOGRAD_PIXELS = 1024
 #: Fewest input or output channels for which NNPACK pays. With 3 (conv1_1, RGB in; its input gradient, RGB
-#: out) the Winograd transforms are all the work: at 384x288 NNPACK took 18 ms forward and 36 ms backward
-#: against oneDNN's 7 and 18, and whole iterations got 4-7 % faster on oneDNN (bench/README.md, round 5).
+#: out) the Winograd transforms are all the work: at 384x288 the input gradient took 33-36 ms on NNPACK against
+#: oneDNN's 14-18 (the forward pass is a toss-up), and whole iterations got 4-7 % faster with conv1_1 on oneDNN
+#: both ways (bench/README.md, round 5; `bench/conv_layers.py` times each layer).
 MIN_WINOGRAD_CHANNELS = 16
 
 

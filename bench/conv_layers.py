@@ -27,9 +27,8 @@ sys.path.insert(0, str(HERE.parent))
 import artstyle  # noqa: E402
 import bench as B  # noqa: E402
 from artstyle import fastconv  # noqa: E402
+from artstyle.features import _POOL_AFTER  # noqa: E402
 from artstyle.params import VGG19_LAYERS  # noqa: E402
-
-POOL_AFTER = {"conv1_2", "conv2_2", "conv3_4", "conv4_4"}
 
 
 def _ms(fn: Callable[[], torch.Tensor], repeats: int) -> float:
@@ -77,7 +76,7 @@ def main() -> None:
         out["layers"][name] = _time_layer(weight.float().contiguous(), bias.float(), h, w, args.repeats)
         if name == args.depth:
             break
-        if name in POOL_AFTER:
+        if name in _POOL_AFTER:  # the network's own 2x2 pools, ceil mode
             h, w = (h + 1) // 2, (w + 1) // 2
     print(json.dumps(out, indent=1))
 

@@ -62,12 +62,17 @@ class Objective:
             self.grams = {k: gram(feats[k]) for k in PAPER_STYLE_LAYERS}
         self.pixels = self.content.shape[-1] * self.content.shape[-2]
 
-    def __call__(self, x: torch.Tensor, *, skip: tuple[str, ...] = ()) -> torch.Tensor:
+    def terms(self, x: torch.Tensor, *, skip: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+        """Each weighted term in artstyle's units (UNIT x E): content 1, each style layer 1e3 x 1/5."""
         feats = self.model(x)
-        c = content_loss(feats["conv4_2"], self.content_target, pixels=self.pixels)
-        layers = [k for k in PAPER_STYLE_LAYERS if k not in skip]  # weights stay 1/5 (artstyle's inert layers)
-        s = sum(style_loss(gram(feats[k]), self.grams[k]) for k in layers) / len(PAPER_STYLE_LAYERS)
-        return (c + 1e3 * s) / UNIT
+        out = {"content conv4_2": content_loss(feats["conv4_2"], self.content_target, pixels=self.pixels)}
+        for k in PAPER_STYLE_LAYERS:
+            if k not in skip:  # weights stay 1/5 (artstyle's inert layers)
+                out[f"style {k}"] = 1e3 * style_loss(gram(feats[k]), self.grams[k]) / len(PAPER_STYLE_LAYERS)
+        return out
+
+    def __call__(self, x: torch.Tensor, *, skip: tuple[str, ...] = ()) -> torch.Tensor:
+        return sum(self.terms(x, skip=skip).values()) / UNIT
 
 
 def reference_target(content: Image.Image, style: Image.Image, size: int, steps: int) -> float:

@@ -27,7 +27,6 @@ from optimizers import UNIT, Objective  # noqa: E402
 import artstyle  # noqa: E402
 import bench as B  # noqa: E402
 from artstyle.features import VGGFeatures  # noqa: E402
-from artstyle.losses import content_loss, gram, style_loss  # noqa: E402
 from artstyle.params import PAPER_STYLE_LAYERS  # noqa: E402
 
 
@@ -41,10 +40,7 @@ def main() -> None:
     model = VGGFeatures(artstyle.load_weights(str(B.WEIGHTS)), ("conv4_2", *PAPER_STYLE_LAYERS))
     objective = Objective(model, content, style, args.size)
     x = objective.content.clone().requires_grad_(True)
-    feats = model(x)
-    terms = {"content conv4_2": content_loss(feats["conv4_2"], objective.content_target, pixels=objective.pixels)}
-    for k in PAPER_STYLE_LAYERS:  # weighted as in the objective: style_weight 1e3, layer weight 1/5
-        terms[f"style {k}"] = 1e3 * style_loss(gram(feats[k]), objective.grams[k]) / len(PAPER_STYLE_LAYERS)
+    terms = objective.terms(x)  # weighted as in the objective: style_weight 1e3, layer weight 1/5
     out = {"size": args.size, "content": Path(args.content).name, "style": Path(args.style).name, "terms": {}}
     for name, term in terms.items():
         (grad,) = torch.autograd.grad(term / UNIT, x, retain_graph=True)

@@ -22,6 +22,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from .engine import stylize_iter
+from .metadata import run_settings, save_png
 from .params import StyleParams
 from .weights import ENV_WEIGHTS, WeightsError
 
@@ -57,7 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m artstyle",
         description="Neural style transfer (Gatys, Ecker & Bethge 2015): paint CONTENT in the style of STYLE.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("content", help="content photo (any image file)")
     parser.add_argument(
@@ -92,7 +92,6 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"{f.metadata.get('help', '')} (default: {default})".replace("%", "%%"),
             **extra,
         )
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter  # help already carries the default
     return parser
 
 
@@ -120,7 +119,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         events.close()
         print("error: interrupted; nothing written", file=sys.stderr)
         return 130
-    return _save(result, output)
+    settings = run_settings(
+        params,
+        content=Path(args.content).name,
+        style=[Path(s).name for s in args.style],
+        mask=Path(args.mask).name if args.mask else None,
+    )
+    return _save(result, output, settings)
 
 
 def _params(args: argparse.Namespace) -> StyleParams:
@@ -154,15 +159,19 @@ def _check_output(output: Path, *, inputs: tuple[str, ...]) -> Path:
     return output
 
 
-def _save(result: Image.Image | None, output: Path) -> int:
+def _save(result: Image.Image | None, output: Path, settings: dict[str, Any]) -> int:
+    """Write the result; a PNG carries every setting in its text metadata, as the app's download does."""
     assert result is not None  # the last event of a finished run carries the result
     try:
-        result.save(output)
+        if output.suffix.lower() == ".png":
+            save_png(result, output, settings)
+        else:
+            result.save(output)
     except (OSError, ValueError) as exc:
         # The run is done and may have taken long: keep the picture somewhere rather than lose it.
         fd, rescue = tempfile.mkstemp(prefix="artstyle-", suffix=".png")
-        with os.fdopen(fd, "wb") as fh:
-            result.save(fh, "PNG")
+        os.close(fd)
+        save_png(result, rescue, settings)
         print(f"error: could not write {output} ({exc}); the result was saved to {rescue}", file=sys.stderr)
         return 1
     print(f"wrote {output} ({result.width}x{result.height})", file=sys.stderr)

@@ -12,8 +12,10 @@ beta = 1 / (alpha/beta). Our losses are the paper's, with the content term compu
 image (see `losses.py`), so the ratios mean what they mean in the paper at that size, whatever `size` is.
 As in the paper, the style layers of a run are weighted equally (w_l = 1 / number of layers).
 
-`iter_reconstructions` and `iter_grid` yield each cell as soon as it is finished (for an app to stream);
-`render_figure` lays the cells out as one labelled image; `python -m artstyle.paper` does both.
+`FIGURES` is the registry of the demonstrations (the CLI's and the app's menu). `iter_figure` runs one,
+yielding a `PanelProgress` per optimiser step and as each panel finishes (an app streams them and can stop
+within an iteration); `iter_reconstructions` and `iter_grid` yield only the finished cells; `render_figure`
+(artstyle/figure.py) lays the cells out as one labelled image; `python -m artstyle.paper` does it all.
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
-from .engine import WeightsInput, stylize_iter
+from .engine import Progress, WeightsInput, stylize_iter
+from .figure import Cell, Layout, render_figure
 from .images import ImageInput, fit_long_side, load_image
 from .params import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, StyleParams
 from .weights import VGGWeights, WeightsError, cached_weights
@@ -50,16 +54,6 @@ PAPER_STEPS = 1000
 
 
 @dataclass(frozen=True)
-class Layout:
-    """The shape of a figure: its title and the labels of its rows and columns, known before any run."""
-
-    title: str
-    row_labels: tuple[str, ...]
-    col_labels: tuple[str, ...]
-    cell_labels: tuple[tuple[str, ...], ...] = ()  # optional caption under each panel, row by row
-
-
-@dataclass(frozen=True)
 class PlannedCell:
     """One panel still to run: its place in the figure, its images (already at `size`) and its params."""
 
@@ -68,18 +62,6 @@ class PlannedCell:
     content: Image.Image
     style: Image.Image
     params: StyleParams
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One finished panel of a figure."""
-
-    row: int
-    col: int
-    image: Image.Image
-    params: StyleParams  # exactly what was run, so a cell can be reproduced with `stylize`
-    losses: dict[str, float]  # the weighted loss terms at the last step
-    elapsed: float  # seconds this cell took
 
 
 def reconstructions_layout() -> Layout:
@@ -116,8 +98,8 @@ def iter_reconstructions(
     `overrides` are further `StyleParams` fields (seed, device, pooling, optimizer, init ...); the layers
     and weights are set per cell. Arguments are checked and images loaded here, before any work starts.
     """
-    plan = plan_reconstructions(content, style, size=size, steps=steps, **overrides)
-    return _run_cells(plan, _weights(weights))
+    return _finished_cells(iter_figure("reconstructions", content, style, size=size, steps=steps,
+                                       weights=weights, **overrides))  # fmt: skip
 
 
 def plan_reconstructions(
@@ -151,8 +133,8 @@ def iter_grid(
     **overrides: Any,
 ) -> Iterator[Cell]:
     """Fig. 3: yield the cells row by row (style layers up to conv1_1 ... conv5_1) x `ratios` (alpha/beta)."""
-    plan = plan_grid(content, style, size=size, steps=steps, ratios=ratios, **overrides)
-    return _run_cells(plan, _weights(weights))
+    events = iter_figure("grid", content, style, size=size, steps=steps, weights=weights, ratios=ratios, **overrides)
+    return _finished_cells(events)
 
 
 def plan_grid(
@@ -196,14 +178,108 @@ def _plan(runs: list[_Run], base: StyleParams) -> list[PlannedCell]:
     return [PlannedCell(r, c, ci, si, StyleParams.from_kwargs(base, **settings)) for r, c, ci, si, settings in runs]
 
 
-def _run_cells(plan: list[PlannedCell], vgg: VGGWeights) -> Iterator[Cell]:
-    for planned in plan:
+# --- the registry, and running a figure ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One of the paper's demonstrations: its menu label, its layout and the panels to run."""
+
+    id: str
+    label: str
+    layout: Callable[[], Layout]
+    plan: Callable[..., list[PlannedCell]]  # (content, style, *, size, steps, **overrides) -> the panels
+    shows_inputs: bool = False  # a leading column with the photo and the painting (Fig. 1)
+
+    def inputs(self, plan: Sequence[PlannedCell]) -> list[Image.Image]:
+        return [plan[0].content, plan[-1].style] if self.shows_inputs else []
+
+
+FIGURES: dict[str, Figure] = {
+    figure.id: figure
+    for figure in (
+        Figure(
+            "reconstructions",
+            "Fig. 1: what each layer keeps (reconstructions)",
+            reconstructions_layout,
+            plan_reconstructions,
+            shows_inputs=True,
+        ),  # fmt: skip
+        Figure("grid", "Fig. 3: style layers × α/β", grid_layout, plan_grid),
+    )
+}
+
+
+def get_figure(figure_id: str) -> Figure:
+    if figure_id not in FIGURES:
+        raise ValueError(f"figure must be one of {', '.join(FIGURES)}, got {figure_id!r}")
+    return FIGURES[figure_id]
+
+
+@dataclass(frozen=True)
+class PanelProgress:
+    """One optimiser step of a figure's current panel; `finished` is set on the panel's last step."""
+
+    figure: Figure
+    layout: Layout
+    index: int  # the current panel, 0 ... total - 1
+    total: int
+    planned: PlannedCell
+    step: Progress
+    cells: tuple[Cell, ...]  # the finished panels, including this one once `finished` is set
+    inputs: tuple[Image.Image, ...] = ()
+
+    @property
+    def finished(self) -> Cell | None:
+        return self.cells[-1] if self.step.done else None
+
+    @property
+    def caption(self) -> str:
+        return self.layout.caption(self.planned.row, self.planned.col)
+
+    def render(self) -> Image.Image:
+        """The figure so far: finished panels in place, the others blank."""
+        return render_figure(self.layout, self.cells, inputs=self.inputs)
+
+
+def iter_figure(
+    figure_id: str,
+    content: ImageInput,
+    style: ImageInput,
+    *,
+    size: int = DEFAULT_SIZE,
+    steps: int = DEFAULT_STEPS,
+    weights: WeightsInput = None,
+    **overrides: Any,
+) -> Iterator[PanelProgress]:
+    """Run the figure `figure_id` (a key of `FIGURES`) panel by panel, yielding every optimiser step.
+
+    Arguments are checked, images loaded and every panel's params built here, before any work starts.
+    Closing the generator stops the panel being optimised at once.
+    """
+    figure = get_figure(figure_id)
+    plan = figure.plan(content, style, size=size, steps=steps, **overrides)
+    return _run_panels(figure, plan, _weights(weights))
+
+
+def _run_panels(figure: Figure, plan: list[PlannedCell], vgg: VGGWeights) -> Iterator[PanelProgress]:
+    layout, inputs, cells = figure.layout(), tuple(figure.inputs(plan)), ()
+    for index, planned in enumerate(plan):
         start = time.perf_counter()
-        last = None
-        for event in stylize_iter(planned.content, planned.style, params=planned.params, weights=vgg):
-            last = event
-        assert last is not None and last.image is not None
-        yield Cell(planned.row, planned.col, last.image, planned.params, last.losses, time.perf_counter() - start)
+        with closing(stylize_iter(planned.content, planned.style, params=planned.params, weights=vgg)) as events:
+            for event in events:
+                if event.done:
+                    cell = Cell(planned.row, planned.col, event.image, planned.params, event.losses,
+                                time.perf_counter() - start)  # fmt: skip
+                    cells = (*cells, cell)
+                yield PanelProgress(figure, layout, index, len(plan), planned, event, cells, inputs)
+
+
+def _finished_cells(events: Iterator[PanelProgress]) -> Iterator[Cell]:
+    with closing(events):
+        for event in events:
+            if event.finished is not None:
+                yield event.finished
 
 
 def _base_params(size: int, steps: int, overrides: dict[str, Any]) -> StyleParams:
@@ -243,84 +319,6 @@ def format_ratio(ratio: float) -> str:
     return f"{head}e{exponent}" if head != "1" else f"1e{exponent}"
 
 
-# --- rendering -----------------------------------------------------------------------------------------
-
-_PAD = 6
-_BG = (255, 255, 255)
-_INK = (20, 20, 20)
-
-
-def render_figure(
-    layout: Layout, cells: Sequence[Cell], *, inputs: Sequence[Image.Image | None] = (), font_size: int = 13
-) -> Image.Image:
-    """Lay `cells` out on a white page with the title, row and column labels of `layout`.
-
-    Every panel gets the same box (the largest cell), centred, so rows of different aspect ratios align.
-    `inputs`, one per row, adds a leading "input" column (Fig. 1 shows the photo and the painting there).
-    Missing cells (a run still going, or stopped) are left blank.
-    """
-    font = ImageFont.load_default(size=font_size)
-    title_font = ImageFont.load_default(size=font_size + 2)
-    images = [c.image for c in cells] + [i for i in inputs if i is not None]
-    if not images:
-        raise ValueError("render_figure needs at least one finished cell")
-    box_w = max(i.width for i in images)
-    box_h = max(i.height for i in images)
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    label_w = max(_text_size(probe, t, font)[0] for t in layout.row_labels) + 2 * _PAD
-    line_h = _text_size(probe, "Ag", font)[1] + _PAD
-    captions = [t for row in layout.cell_labels for t in row]
-    if captions:
-        box_w = max(box_w, max(_text_size(probe, t, font)[0] for t in captions))
-    caption_h = line_h if captions else 0
-    col_labels = (("input",) if inputs else ()) + layout.col_labels
-    box_w = max(box_w, max(_text_size(probe, t, font)[0] for t in col_labels))
-    top = 2 * line_h + _PAD
-    width = label_w + len(col_labels) * (box_w + _PAD) + _PAD
-    width = max(width, _text_size(probe, layout.title, title_font)[0] + 2 * _PAD)
-    height = top + len(layout.row_labels) * (box_h + caption_h + _PAD) + _PAD
-    page = Image.new("RGB", (width, height), _BG)
-    draw = ImageDraw.Draw(page)
-    draw.text((_PAD, _PAD), layout.title, fill=_INK, font=title_font)
-    for col, text in enumerate(col_labels):
-        x = label_w + _col_x(col, (box_w, 0)) + (box_w - _text_size(draw, text, font)[0]) // 2
-        draw.text((x, top - line_h), text, fill=_INK, font=font)
-    for row, text in enumerate(layout.row_labels):
-        y = top + row * (box_h + caption_h + _PAD) + (box_h - line_h) // 2
-        draw.text((_PAD, y), text, fill=_INK, font=font)
-    offset = 1 if inputs else 0
-    box = (box_w, box_h + caption_h)
-    for row, image in enumerate(inputs):
-        if image is not None:
-            _paste(page, image, (label_w + _col_x(0, box), top + _row_y(row, box)), (box_w, box_h))
-    for cell in cells:
-        origin = (label_w + _col_x(cell.col + offset, box), top + _row_y(cell.row, box))
-        _paste(page, cell.image, origin, (box_w, box_h))
-    for row, texts in enumerate(layout.cell_labels):
-        for col, text in enumerate(texts):
-            x = label_w + _col_x(col + offset, box) + (box_w - _text_size(draw, text, font)[0]) // 2
-            draw.text((x, top + _row_y(row, box) + box_h + 2), text, fill=_INK, font=font)
-    return page
-
-
-def _col_x(col: int, box: tuple[int, int]) -> int:
-    return col * (box[0] + _PAD)
-
-
-def _row_y(row: int, box: tuple[int, int]) -> int:
-    return row * (box[1] + _PAD)
-
-
-def _paste(page: Image.Image, image: Image.Image, origin: tuple[int, int], box: tuple[int, int]) -> None:
-    """Paste `image` centred in the `box` whose top-left corner is `origin`."""
-    page.paste(image, (origin[0] + (box[0] - image.width) // 2, origin[1] + (box[1] - image.height) // 2))
-
-
-def _text_size(draw: ImageDraw.ImageDraw, text: str, font: Any) -> tuple[int, int]:
-    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
-    return x1 - x0, y1 - y0
-
-
 # --- command line --------------------------------------------------------------------------------------
 
 
@@ -328,9 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m artstyle.paper",
         description="Render the demonstrations of Gatys, Ecker & Bethge (2015) for your own images: "
-        "'reconstructions' (Fig. 1: what each layer keeps) or 'grid' (Fig. 3: style layers x alpha/beta).",
+        + "; ".join(f"'{f.id}' ({f.label})" for f in FIGURES.values())
+        + ".",
     )
-    parser.add_argument("figure", choices=("reconstructions", "grid"))
+    parser.add_argument("figure", choices=tuple(FIGURES))
     parser.add_argument("content", help="content photo")
     parser.add_argument("style", help="style image (a painting)")
     parser.add_argument("-o", "--output", required=True, help="the figure, as one labelled PNG")
@@ -356,35 +355,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if output.suffix.lower() != ".png":
         print(f"error: {output}: the figure is written as PNG; name it *.png", file=sys.stderr)
         return 2
-    common = {"size": size, "steps": steps, "weights": args.weights, "seed": args.seed, "device": args.device}
     try:
-        if args.figure == "reconstructions":
-            layout = reconstructions_layout()
-            cells_iter = iter_reconstructions(args.content, args.style, **common)
-            inputs = [fit_long_side(load_image(p), size) for p in (args.content, args.style)]
-        else:
-            layout = grid_layout()
-            cells_iter = iter_grid(args.content, args.style, **common)
-            inputs = []
+        events = iter_figure(
+            args.figure, args.content, args.style, size=size, steps=steps,
+            weights=args.weights, seed=args.seed, device=args.device,
+        )  # fmt: skip
     except (ValueError, WeightsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     start = time.perf_counter()
-    total = len(layout.row_labels) * len(layout.col_labels)
-    cells = []
-    for n, cell in enumerate(cells_iter, 1):
-        cells.append(cell)
-        if not args.quiet:
-            print(
-                f"[{n}/{total}] {layout.row_labels[cell.row]} | {layout.col_labels[cell.col]}: "
-                f"{cell.elapsed:.1f}s, loss {cell.losses['total']:.3g}",
-                file=sys.stderr,
-            )
-    figure = render_figure(layout, cells, inputs=inputs)
+    last = None
+    for last in events:
+        cell = last.finished
+        if cell is not None and not args.quiet:
+            print(f"[{last.index + 1}/{last.total}] {last.caption}: {cell.elapsed:.1f}s, "
+                  f"loss {cell.losses['total']:.3g}", file=sys.stderr)  # fmt: skip
+    assert last is not None  # a figure has panels
+    figure = last.render()
     output.parent.mkdir(parents=True, exist_ok=True)
     figure.save(output)
     print(
-        f"wrote {output} ({figure.width}x{figure.height}; {total} panels at {size} px, {steps} steps, "
+        f"wrote {output} ({figure.width}x{figure.height}; {last.total} panels at {size} px, {steps} steps, "
         f"{time.perf_counter() - start:.0f}s)",
         file=sys.stderr,
     )

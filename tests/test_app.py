@@ -124,18 +124,19 @@ def test_bad_input_is_one_clear_error(served, photo, tmp_path, kwargs, message):
 
 
 def test_strength_maps_to_style_weight_on_a_log_scale():
-    import app
+    from webapp.requests import strength_to_style_weight
 
-    assert app.strength_to_style_weight(5, 1e3) == pytest.approx(1e3)
-    assert app.strength_to_style_weight(0, 1e3) == pytest.approx(10)
-    assert app.strength_to_style_weight(10, 1e3) == pytest.approx(1e5)
+    assert strength_to_style_weight(5, 1e3) == pytest.approx(1e3)
+    assert strength_to_style_weight(0, 1e3) == pytest.approx(10)
+    assert strength_to_style_weight(10, 1e3) == pytest.approx(1e5)
 
 
 def test_cpu_defaults_take_about_a_minute():
-    import app
+    from webapp.devices import profile
+    from webapp.estimate import estimate_seconds
 
-    defaults = app.hardware_defaults("cpu")
-    assert 30 <= app.estimate_seconds(defaults["size"], defaults["steps"], "cpu") <= 120
+    defaults = profile("cpu")
+    assert 30 <= estimate_seconds(defaults.size, defaults.steps, "cpu") <= 120
 
 
 def test_embeddable_in_another_blocks_and_fastapi(monkeypatch):
@@ -271,12 +272,12 @@ def test_paper_stop_ends_the_server_side_run(served, photo):
 
 
 def test_drawn_mask_is_white_where_painted():
-    import app
+    from webapp.requests import drawn_mask
 
-    assert app.drawn_mask(None) is None
+    assert drawn_mask(None) is None
     blank = Image.new("RGBA", (40, 30), (0, 0, 0, 0))
-    assert app.drawn_mask({"background": None, "layers": [blank], "composite": None}) is None
+    assert drawn_mask({"background": None, "layers": [blank], "composite": None}) is None
     stroke = blank.copy()
     stroke.paste((255, 255, 255, 255), (20, 0, 40, 30))
-    mask = app.drawn_mask({"background": None, "layers": [blank, stroke], "composite": None})
+    mask = drawn_mask({"background": None, "layers": [blank, stroke], "composite": None})
     assert mask.size == (40, 30) and mask.getpixel((5, 5)) == 0 and mask.getpixel((30, 5)) == 255

@@ -9,6 +9,7 @@ import sys
 from PIL import Image
 
 from artstyle.__main__ import build_parser, main
+from artstyle.metadata import read_settings
 from artstyle.params import StyleParams
 from tests.conftest import REAL_WEIGHTS, ROOT, needs_shared
 
@@ -42,6 +43,10 @@ def test_cli_writes_the_result(tmp_path, tubingen, starry_night):
     )
     assert code == 0
     assert Image.open(out).size == (48, 36)
+    # The PNG carries every setting, as the app's download does.
+    settings = read_settings(out)
+    assert settings["size"] == 48 and settings["steps"] == 3 and settings["style_layers"] == ["conv1_1", "conv2_1"]
+    assert settings["content"] == tubingen.name and settings["style"] == [starry_night.name]
 
 
 def test_cli_rejects_bad_values_with_one_line(tmp_path):

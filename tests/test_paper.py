@@ -227,3 +227,24 @@ def test_cli_writes_one_labelled_png(tmp_path, capsys):
     assert page.format == "PNG" and page.width > 6 * 32  # input column + 5 panels + row labels
     assert main(["grid", str(CONTENT), str(STYLE), "-o", str(tmp_path / "x.jpg")]) == 2
     assert "PNG" in capsys.readouterr().err
+
+
+@needs_shared
+def test_iter_figure_streams_steps_and_panels_and_stops_when_closed():
+    from artstyle.paper import FIGURES, iter_figure
+
+    assert set(FIGURES) == {"reconstructions", "grid"}
+    events = iter_figure("reconstructions", CONTENT, STYLE, size=32, steps=3, weights=WEIGHTS, device="cpu")
+    seen = []
+    for event in events:
+        seen.append(event)
+        if len(event.cells) == 2:
+            break
+    events.close()  # stops within the third panel's first step
+    assert [e.step.step for e in seen] == [1, 2, 3, 1, 2, 3]
+    assert [e.finished is not None for e in seen] == [False, False, True, False, False, True]
+    assert seen[-1].total == 10 and seen[-1].caption == "content: conv2_2"
+    page = seen[-1].render()
+    assert page.width > 6 * 32  # the input column, the five panels of a row, the row labels
+    with pytest.raises(ValueError, match="figure must be one of reconstructions, grid"):
+        iter_figure("fig9", CONTENT, STYLE)

@@ -1,0 +1,64 @@
+"""The whole app: header, the two tabs, the queue. `build_demo()` is what app.py launches and what another
+Gradio or FastAPI app embeds."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from artstyle.metadata import PAPER_URL
+from artstyle.presets import load_catalogue
+
+from . import paint_tab, paper_tab
+from .devices import DevicePool, RunCounters, describe_device, device_pool_names
+from .paintings import resolve_presets
+from .runs import RESULT_TTL_S, Runner
+
+TITLE = "artstyle — paint your photo like a famous painting"
+MAX_QUEUE = 16  # waiting runs; beyond that users are told the app is busy (ARTSTYLE_QUEUE_SIZE overrides)
+MAX_UPLOAD = "20mb"  # launch(max_file_size=...): Gradio refuses larger uploads before any handler runs
+
+
+def queue_size(value: int | str | None = None) -> int:
+    """Waiting runs allowed before new ones are refused ("Queue is full"): `value`, else the
+    ARTSTYLE_QUEUE_SIZE environment variable, else MAX_QUEUE."""
+    raw = value if value is not None else os.environ.get("ARTSTYLE_QUEUE_SIZE") or MAX_QUEUE
+    try:
+        size = int(raw)
+    except ValueError:
+        size = -1
+    if size < 1:
+        raise ValueError(f"ARTSTYLE_QUEUE_SIZE (queue_size) must be a whole number of at least 1, got {raw!r}")
+    return size
+
+
+def build_demo(*, max_queue: int | None = None) -> gr.Blocks:
+    """The whole app as a Blocks; embed it with `demo.render()` or `gr.mount_gradio_app`.
+
+    `max_queue`: waiting runs before new ones are told the app is busy (default: `queue_size()`).
+    """
+    waiting = queue_size(max_queue)  # checked before the presets are fetched: a typo fails fast
+    pool = DevicePool(device_pool_names())
+    catalogue = load_catalogue()
+    statuses = resolve_presets(catalogue)
+    runner = Runner(pool, RunCounters(), Path(tempfile.mkdtemp(prefix="artstyle-results-")))
+    # Uploaded and generated files are deleted after an hour.
+    with gr.Blocks(title="artstyle", delete_cache=(RESULT_TTL_S, RESULT_TTL_S)) as demo:
+        gr.Markdown(f"# {TITLE}")
+        gr.Markdown(
+            f"Neural style transfer after [Gatys, Ecker & Bethge (2015)]({PAPER_URL}): your photo's pixels are "
+            "optimised until a VGG19 network sees its content painted with the textures of the painting."
+        )
+        with gr.Tabs():
+            with gr.Tab("Paint", id="paint"):
+                paint = paint_tab.create(runner, catalogue, statuses, describe_device(pool.names))
+            with gr.Tab("Explore the paper", id="paper"):
+                paper_tab.create(runner, paint)
+    demo.queue(max_size=waiting)
+    demo.artstyle_runs = runner.counters  # type: ignore[attr-defined]  # read by the tests
+    demo.artstyle_pool = pool  # type: ignore[attr-defined]
+    demo.artstyle_results = runner.results  # type: ignore[attr-defined]  # where results are written
+    return demo

@@ -1,0 +1,130 @@
+"""Running a request on a device from the pool and streaming what the page shows: typed events, throttled.
+
+Every yield is where Gradio's Stop (or a closed tab) closes the generator, so a status line goes out at
+least every STATUS_INTERVAL_S even when no preview does; previews, encoded images, at most once a second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from artstyle import Progress, StyleParams, stylize_iter
+from artstyle.images import fit_long_side
+from artstyle.metadata import save_png
+
+from .devices import DevicePool, RunCounters
+from .requests import RunRequest, user_errors
+from .zerogpu import MAX_DURATION_S, lend_gpu
+
+PREVIEW_SIDE = 512  # previews are downscaled to this long side before they are encoded and sent
+PREVIEW_INTERVAL_S = 1.0
+STATUS_INTERVAL_S = 0.25
+RESULT_TTL_S = 3600  # result PNGs older than this are deleted when a new one is written
+
+
+@dataclasses.dataclass(frozen=True)
+class Status:
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Preview:
+    image: Image.Image  # downscaled to PREVIEW_SIDE
+    text: str
+    progress: Progress
+
+
+@dataclasses.dataclass(frozen=True)
+class Final:
+    path: Path  # the full-resolution PNG, with the settings in its metadata
+    before: Image.Image  # the photo at the result's size, for the before/after slider
+    text: str
+    progress: Progress
+
+
+RunEvent = Status | Preview | Final
+
+
+def _gpu_seconds(content: Any, style: Any, params: StyleParams, mask: Any = None) -> int:
+    from .estimate import estimate_seconds
+
+    return int(min(MAX_DURATION_S, 15 + 2 * estimate_seconds(params.size, params.steps, "cuda")))
+
+
+@lend_gpu(duration=_gpu_seconds)
+def optimise(
+    content: Image.Image, style: Image.Image | list[Image.Image], params: StyleParams, mask: Image.Image | None = None
+) -> Iterator[Progress]:
+    """The GPU part: on ZeroGPU a GPU is lent for this generator's life."""
+    yield from stylize_iter(content, style, mask=mask, params=params)
+
+
+def status_text(event: Progress, device: str) -> str:
+    done = event.step / event.total
+    bar = "▰" * round(done * 20) + "▱" * (20 - round(done * 20))
+    left = event.elapsed / event.step * (event.total - event.step)
+    eta = "done" if event.done else f"about {left:.0f} s left"
+    return f"{bar} {event.step}/{event.total} · {event.elapsed:.0f} s · {eta} · {device}"
+
+
+class Runner:
+    """Turns a request into a stream of `RunEvent`s, holding a device and counting the run."""
+
+    def __init__(self, pool: DevicePool, counters: RunCounters, results: Path) -> None:
+        self.pool, self.counters, self.results = pool, counters, results
+
+    def run(self, make_request: Callable[[str], RunRequest]) -> Iterator[RunEvent]:
+        # The first step holds nothing. A cancel that lands while Gradio runs a generator's first step (before
+        # it registers the iterator for cancelling; Gradio 6.31) leaves the generator suspended and un-closed:
+        # had that step taken the device, the app would wedge (seen in tests/test_app_hostile.py's storm).
+        yield Status("Waiting for the device …")
+        with user_errors(), self.pool.acquire() as device, self.counters.track():
+            request = make_request(device)
+            yield Status(f"Starting on {device} …")
+            # closing(): Stop closes this generator, which must close the optimisation at once, not at GC.
+            with closing(optimise(request.content, request.style, request.params, request.mask)) as events:
+                yield from self._events(events, request, device)
+
+    def _events(self, events: Iterator[Progress], request: RunRequest, device: str) -> Iterator[RunEvent]:
+        last_preview = last_status = 0.0
+        for event in events:
+            self.counters.last_step, self.counters.last_total = event.step, event.total
+            now = time.monotonic()
+            if event.done:
+                path = self.save(event.image, request.settings)
+                before = fit_long_side(request.content, request.params.size)
+                yield Final(path, before, status_text(event, device), event)
+            elif event.image is not None and now - last_preview >= PREVIEW_INTERVAL_S:
+                last_preview = last_status = now
+                yield Preview(_downscaled(event.image), status_text(event, device), event)
+            elif now - last_status >= STATUS_INTERVAL_S:
+                last_status = now
+                yield Status(status_text(event, device))
+
+    def save(self, image: Image.Image, settings: dict[str, Any]) -> Path:
+        _prune(self.results, RESULT_TTL_S)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
+        return save_png(image, self.results / f"artstyle-{settings.get('preset') or 'custom'}-{stamp}.png", settings)
+
+
+def _prune(folder: Path, max_age_s: float) -> None:
+    cutoff = time.time() - max_age_s
+    for old in folder.glob("artstyle-*.png"):
+        if old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
+
+
+def _downscaled(image: Image.Image) -> Image.Image:
+    if max(image.size) <= PREVIEW_SIDE:
+        return image
+    scaled = image.copy()
+    scaled.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.BILINEAR)
+    return scaled

@@ -14,12 +14,29 @@ from artstyle.presets import load_catalogue
 
 from . import paint_tab, paper_tab
 from .devices import DevicePool, RunCounters, describe_device, device_pool_names
+from .estimate import SpeedModel
 from .paintings import resolve_presets
 from .runs import RESULT_TTL_S, Runner
+from .zerogpu import on_zerogpu
 
 TITLE = "artstyle — paint your photo like a famous painting"
 MAX_QUEUE = 16  # waiting runs; beyond that users are told the app is busy (ARTSTYLE_QUEUE_SIZE overrides)
 MAX_UPLOAD = "20mb"  # launch(max_file_size=...): Gradio refuses larger uploads before any handler runs
+
+
+HEADER = (
+    f"<h1 class='artstyle-title'>{TITLE}</h1><p class='artstyle-lede'>Neural style transfer after "
+    f"<a href='{PAPER_URL}' target='_blank'>Gatys, Ecker &amp; Bethge (2015)</a>: your photo's pixels are "
+    "optimised until a VGG19 network sees its content painted with the textures of the painting.</p>"
+)
+CSS = """
+.artstyle-title { font-size: 1.45rem; margin: 0 0 .15rem 0; }
+.artstyle-lede { margin: 0; opacity: .8; font-size: .9rem; }
+/* The result fills its panel: Gradio's own rule (object-fit: scale-down) never enlarges a small image. */
+#result img { width: 100%; height: 100%; object-fit: contain !important; }
+#preset-gallery .caption-label { font-size: .7rem; }
+@media (max-width: 640px) { #result { height: 300px !important; } }
+"""
 
 
 def queue_size(value: int | str | None = None) -> int:
@@ -44,14 +61,14 @@ def build_demo(*, max_queue: int | None = None) -> gr.Blocks:
     pool = DevicePool(device_pool_names())
     catalogue = load_catalogue()
     statuses = resolve_presets(catalogue)
-    runner = Runner(pool, RunCounters(), Path(tempfile.mkdtemp(prefix="artstyle-results-")))
+    speed = SpeedModel(pool.names[0])
+    if not on_zerogpu():  # there the main process must not touch CUDA: the profile's figure it is
+        speed.probe_in_background(pool)
+    runner = Runner(pool, RunCounters(), Path(tempfile.mkdtemp(prefix="artstyle-results-")), speed)
     # Uploaded and generated files are deleted after an hour.
     with gr.Blocks(title="artstyle", delete_cache=(RESULT_TTL_S, RESULT_TTL_S)) as demo:
-        gr.Markdown(f"# {TITLE}")
-        gr.Markdown(
-            f"Neural style transfer after [Gatys, Ecker & Bethge (2015)]({PAPER_URL}): your photo's pixels are "
-            "optimised until a VGG19 network sees its content painted with the textures of the painting."
-        )
+        # The page's CSS rides in the header's <head>, so that it holds where the app is embedded too.
+        gr.HTML(HEADER, head=f"<style>{CSS}</style>", js_on_load=None, elem_id="header")
         with gr.Tabs():
             with gr.Tab("Paint", id="paint"):
                 paint = paint_tab.create(runner, catalogue, statuses, describe_device(pool.names))
@@ -60,5 +77,6 @@ def build_demo(*, max_queue: int | None = None) -> gr.Blocks:
     demo.queue(max_size=waiting)
     demo.artstyle_runs = runner.counters  # type: ignore[attr-defined]  # read by the tests
     demo.artstyle_pool = pool  # type: ignore[attr-defined]
+    demo.artstyle_speed = speed  # type: ignore[attr-defined]
     demo.artstyle_results = runner.results  # type: ignore[attr-defined]  # where results are written
     return demo

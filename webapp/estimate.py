@@ -1,15 +1,97 @@
-"""How long a run will take on this host, said before it starts."""
+"""How long a run will take on this host: measured here, not guessed.
+
+A start-up probe (three iterations on a small synthetic picture, about a second on a 2-core CPU) and every
+finished run record what an iteration costs at their pixel count; an estimate scales the nearest measurement
+to the requested pixel count. Until the first measurement the device profile's rough figure is used.
+"""
 
 from __future__ import annotations
 
-from .devices import profile
+import dataclasses
+import logging
+import math
+import threading
 
-SETUP_S = 3.0
+from PIL import Image
+
+from artstyle import Progress, stylize_iter
+
+from .devices import DevicePool, profile
+
+log = logging.getLogger(__name__)
+
+#: Iteration time grows more slowly than the pixel count (fixed costs, better-filled kernels): 0.61 s at
+#: 256x192 and 1.74 s at 512x384 on 2 CPU cores is 2.85x for 4x the pixels, an exponent of 0.76
+#: (bench/README.md, per-iteration figures). Between two measurements the nearer one is scaled by it.
+PIXEL_EXPONENT = 0.8
+PROBE_SIZE = 192
+PROBE_STEPS = 3
+FALLBACK_SETUP_S = 3.0
 
 
-def estimate_seconds(size: float, steps: float, device: str) -> float:
-    megapixels = size * size * 0.75 / 1e6  # a 4:3 photo
-    return SETUP_S + steps * megapixels * profile(device).seconds_per_mpx_iter
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+    pixels: int
+    seconds_per_iteration: float
+    setup_s: float  # from the request to the first iteration's start: loading, the network, the Grams
+
+
+class SpeedModel:
+    """What an iteration costs on this host's device, learned from the probe and from finished runs."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self._by_pixels: dict[int, Measurement] = {}
+        self._lock = threading.Lock()
+
+    def record(self, events: list[Progress], *, before_first_s: float = 0.0) -> None:
+        """Learn from a run's events (at least the first and the last); `before_first_s`: wall time from the
+        request to the first event that the events' own clock does not see (image loading, weights)."""
+        first, last = events[0], events[-1]
+        if last.step - first.step < 1 or last.levels != 1:
+            return  # one iteration, or a pyramid of several sizes: nothing clean to learn from
+        per_iteration = (last.elapsed - first.elapsed) / (last.step - first.step)
+        setup = before_first_s + max(0.0, first.elapsed - first.step * per_iteration)
+        pixels = last.size[0] * last.size[1]
+        with self._lock:
+            self._by_pixels[pixels] = Measurement(pixels, per_iteration, setup)
+
+    def measured(self) -> bool:
+        return bool(self._by_pixels)
+
+    def seconds(self, size: float, steps: float, aspect: float = 0.75) -> float:
+        """Wall time of a run of `steps` iterations whose long side is `size` (short side = aspect x size)."""
+        pixels = max(1.0, size * size * aspect)
+        with self._lock:
+            known = list(self._by_pixels.values())
+        if not known:
+            return FALLBACK_SETUP_S + steps * pixels / 1e6 * profile(self.device).seconds_per_mpx_iter
+        nearest = min(known, key=lambda m: abs(math.log(pixels / m.pixels)))
+        per_iteration = nearest.seconds_per_iteration * (pixels / nearest.pixels) ** PIXEL_EXPONENT
+        return nearest.setup_s + steps * per_iteration
+
+    def probe(self, pool: DevicePool) -> None:
+        """Measure a few iterations now, holding the device so that no user's run shares it meanwhile."""
+        picture = _probe_picture()
+        try:
+            with pool.acquire(timeout=5.0) as device:
+                events = list(stylize_iter(picture, picture, size=PROBE_SIZE, steps=PROBE_STEPS, device=device,
+                                           preview_every=0))  # fmt: skip
+            self.record(events)
+        except Exception as exc:  # noqa: BLE001  # e.g. no weights yet: the first run says so clearly
+            log.info("speed probe skipped: %s", exc)
+
+    def probe_in_background(self, pool: DevicePool) -> threading.Thread:
+        thread = threading.Thread(target=self.probe, args=(pool,), name="artstyle-speed-probe", daemon=True)
+        thread.start()
+        return thread
+
+
+def _probe_picture() -> Image.Image:
+    """A 4:3 picture with edges and colours, so the probe's iterations are ordinary ones."""
+    image = Image.linear_gradient("L").resize((PROBE_SIZE, PROBE_SIZE * 3 // 4)).convert("RGB")
+    image.paste((200, 60, 40), (20, 20, 90, 80))
+    return image
 
 
 def duration(seconds: float) -> str:

@@ -20,7 +20,8 @@ from artstyle import Progress, StyleParams, stylize_iter
 from artstyle.images import fit_long_side
 from artstyle.metadata import save_png
 
-from .devices import DevicePool, RunCounters
+from .devices import DevicePool, RunCounters, profile
+from .estimate import SpeedModel
 from .requests import RunRequest, user_errors
 from .zerogpu import MAX_DURATION_S, lend_gpu
 
@@ -54,9 +55,9 @@ RunEvent = Status | Preview | Final
 
 
 def _gpu_seconds(content: Any, style: Any, params: StyleParams, mask: Any = None) -> int:
-    from .estimate import estimate_seconds
-
-    return int(min(MAX_DURATION_S, 15 + 2 * estimate_seconds(params.size, params.steps, "cuda")))
+    # ZeroGPU asks before the run how long to lend the GPU for: twice the profile's figure, plus start-up.
+    megapixels = params.size * params.size * 0.75 / 1e6
+    return int(min(MAX_DURATION_S, 15 + 2 * params.steps * megapixels * profile("cuda").seconds_per_mpx_iter))
 
 
 @lend_gpu(duration=_gpu_seconds)
@@ -78,8 +79,8 @@ def status_text(event: Progress, device: str) -> str:
 class Runner:
     """Turns a request into a stream of `RunEvent`s, holding a device and counting the run."""
 
-    def __init__(self, pool: DevicePool, counters: RunCounters, results: Path) -> None:
-        self.pool, self.counters, self.results = pool, counters, results
+    def __init__(self, pool: DevicePool, counters: RunCounters, results: Path, speed: SpeedModel) -> None:
+        self.pool, self.counters, self.results, self.speed = pool, counters, results, speed
 
     def run(self, make_request: Callable[[str], RunRequest]) -> Iterator[RunEvent]:
         # The first step holds nothing. A cancel that lands while Gradio runs a generator's first step (before
@@ -87,18 +88,25 @@ class Runner:
         # had that step taken the device, the app would wedge (seen in tests/test_app_hostile.py's storm).
         yield Status("Waiting for the device …")
         with user_errors(), self.pool.acquire() as device, self.counters.track():
+            requested = time.perf_counter()
             request = make_request(device)
             yield Status(f"Starting on {device} …")
             # closing(): Stop closes this generator, which must close the optimisation at once, not at GC.
             with closing(optimise(request.content, request.style, request.params, request.mask)) as events:
-                yield from self._events(events, request, device)
+                yield from self._events(events, request, device, requested)
 
-    def _events(self, events: Iterator[Progress], request: RunRequest, device: str) -> Iterator[RunEvent]:
+    def _events(
+        self, events: Iterator[Progress], request: RunRequest, device: str, requested: float
+    ) -> Iterator[RunEvent]:
         last_preview = last_status = 0.0
+        first: Progress | None = None
         for event in events:
             self.counters.last_step, self.counters.last_total = event.step, event.total
             now = time.monotonic()
+            if first is None:  # the wall time before the run's own clock started: loading, weights
+                first, before_first = event, time.perf_counter() - requested - event.elapsed
             if event.done:
+                self.speed.record([first, event], before_first_s=before_first)
                 path = self.save(event.image, request.settings)
                 before = fit_long_side(request.content, request.params.size)
                 yield Final(path, before, status_text(event, device), event)

@@ -1,8 +1,9 @@
 """Where VGG19's convolution weights come from: the Hugging Face Hub or a local safetensors file.
 
 The default is torchvision's VGG19 as published by timm (`timm/vgg19.tv_in1k`, BSD-3). It is a 575 MB file
-whose `features.*` tensors (the 16 convolutions, ~80 MB) are all style transfer needs: we read only those,
-never the classifier. Weights are read only from safetensors, never unpickled.
+whose `features.*` tensors (the 16 convolutions, ~80 MB) are all style transfer needs: only those are fetched
+(by byte range, see hub_range.py) and read, never the classifier. Weights are read only from safetensors, never
+unpickled.
 
 `ARTSTYLE_WEIGHTS` selects another source: a local `.safetensors` path, or `REPO_ID[:FILENAME][@REVISION]`.
 """
@@ -10,7 +11,6 @@ never the classifier. Weights are read only from safetensors, never unpickled.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import re
 from collections.abc import Callable, Hashable
@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Literal
 
 import torch
+
+from . import hub_range
+from .hub_range import HubFile
 
 DEFAULT_REPO = "timm/vgg19.tv_in1k"
 DEFAULT_FILENAME = "model.safetensors"
@@ -78,13 +81,6 @@ class VGGWeights:
         return f"VGGWeights(source={self.source!r}, convention={self.convention!r})"
 
 
-@dataclass(frozen=True)
-class HubFile:
-    repo_id: str
-    filename: str = DEFAULT_FILENAME
-    revision: str | None = None
-
-
 def parse_source(spec: str | os.PathLike[str] | None) -> Path | HubFile:
     """Interpret a weights source: None (env var or default), a local path, or a Hub spec."""
     _check_type(spec)
@@ -102,7 +98,10 @@ def parse_source(spec: str | os.PathLike[str] | None) -> Path | HubFile:
             f"cannot read weights source {text!r}: expected a .safetensors path or "
             "REPO_ID[:FILENAME][@REVISION], e.g. timm/vgg19.tv_in1k:model.safetensors"
         )
-    return HubFile(match["repo"], match["file"] or DEFAULT_FILENAME, match["rev"])
+    hub = HubFile(match["repo"], match["file"] or DEFAULT_FILENAME, match["rev"])
+    if any(part in (".", "..") for part in f"{hub.filename}/{hub.revision or ''}".split("/")):
+        raise WeightsError(f"cannot read weights source {text!r}: '.' and '..' are not file or revision names.")
+    return hub
 
 
 def _check_type(spec: object) -> None:
@@ -120,66 +119,68 @@ def _check_local(path: Path) -> Path:
     return path
 
 
-def download(hub: HubFile, *, endpoint: str | None = None, cache_dir: str | None = None, force: bool = False) -> Path:
-    """Fetch a Hub file through huggingface_hub's cache (honours HF_HUB_OFFLINE, HF_HOME, HF_TOKEN)."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    where = f"{hub.repo_id}/{hub.filename}" + (f"@{hub.revision}" if hub.revision else "")
-    try:
-        return Path(
-            hf_hub_download(
-                hub.repo_id,
-                hub.filename,
-                revision=hub.revision,
-                endpoint=endpoint,
-                cache_dir=cache_dir,
-                force_download=force,
-            )
-        )
-    except LocalEntryNotFoundError as exc:  # a subclass of EntryNotFoundError: test it first
-        raise WeightsError(
-            f"VGG19 weights {where} are not cached and the Hub cannot be reached "
-            f"(no network, or HF_HUB_OFFLINE=1). {_HELP}"
-        ) from exc
-    except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as exc:
-        raise WeightsError(f"VGG19 weights {where} not found on the Hub ({type(exc).__name__}). {_HELP}") from exc
-    except OSError as exc:  # network errors surface as requests/httpx OSErrors
-        raise WeightsError(f"could not download VGG19 weights {where}: {exc}. {_HELP}") from exc
+def conv_tensors() -> dict[str, tuple[int, ...]]:
+    """Name -> shape of the 32 tensors read: each convolution's weight and bias."""
+    tensors = {}
+    for idx, (out_ch, in_ch) in zip(CONV_INDICES, CONV_SHAPES, strict=True):
+        tensors |= {f"features.{idx}.weight": (out_ch, in_ch, 3, 3), f"features.{idx}.bias": (out_ch,)}
+    return tensors
 
 
 def load_weights(
-    source: str | os.PathLike[str] | None = None, *, endpoint: str | None = None, cache_dir: str | None = None
+    source: str | os.PathLike[str] | None = None,
+    *,
+    endpoint: str | None = None,
+    cache_dir: str | None = None,
+    features_dir: str | None = None,
 ) -> VGGWeights:
-    """Load VGG19's convolution weights from `source` (see `parse_source`)."""
+    """Load VGG19's convolution weights from `source` (see `parse_source`).
+
+    A Hub file's convolutions are taken, with no network, from those artstyle stored on an earlier run
+    (`features_dir`, default `$HF_HOME/artstyle/weights`) or from a full copy in huggingface_hub's cache
+    (`cache_dir`, default `$HF_HUB_CACHE`); else the Hub (`endpoint`, default `$HF_ENDPOINT`) is asked for the
+    file's header and the convolutions' bytes only, which are stored for the next run.
+    """
     where = parse_source(source)
     if isinstance(where, Path):
         return read_features(where, source=str(where))
-    path = download(where, endpoint=endpoint, cache_dir=cache_dir)
-    label = f"hf://{where.repo_id}/{where.filename}" + (f"@{where.revision}" if where.revision else "")
     try:
-        _verify_blob(path)
-        return read_features(path, source=label)
-    except WeightsError:
-        # A cached file that fails its checks was truncated or corrupted (interrupted copy, bad disk):
-        # fetch it again once, then give up with the second error.
-        path = download(where, endpoint=endpoint, cache_dir=cache_dir, force=True)
-        _verify_blob(path)
-        return read_features(path, source=label)
+        return _from_hub(where, endpoint=endpoint, cache_dir=cache_dir, features_dir=features_dir)
+    except hub_range.HubError as exc:
+        raise WeightsError(f"{exc} {_HELP}") from exc
+
+
+def _from_hub(hub: HubFile, *, endpoint: str | None, cache_dir: str | None, features_dir: str | None) -> VGGWeights:
+    read = functools.partial(read_features, source=hub.label)
+    cached = hub_range.cached_path(hub, cache_dir=cache_dir, features_dir=features_dir)
+    if cached is not None:
+        return read(cached)  # hash-checked bytes: if they are not VGG19, fetching them again cannot help
+    damaged: Exception | None = None
+    for _attempt in range(2):  # a truncated or corrupted transfer is fetched again once, then reported
+        try:
+            return hub_range.fetch(hub, conv_tensors(), check=read, endpoint=endpoint, features_dir=features_dir)
+        except (hub_range.BadTransfer, WeightsError) as exc:
+            damaged = exc
+    why = str(damaged).rstrip(".")
+    raise WeightsError(
+        f"VGG19 weights {hub.label} arrived damaged twice ({why}). Check your network or proxy and retry; "
+        f"if it persists, download the file some other way and point {ENV_WEIGHTS} at it."
+    ) from damaged
 
 
 @functools.lru_cache(maxsize=2)
-def _cached(source: str | None, endpoint: str | None, cache_dir: str | None, stamp: tuple) -> VGGWeights:
-    return load_weights(source, endpoint=endpoint, cache_dir=cache_dir)
+def _cached(
+    source: str | None, endpoint: str | None, cache_dir: str | None, features_dir: str | None, stamp: tuple
+) -> VGGWeights:
+    return load_weights(source, endpoint=endpoint, cache_dir=cache_dir, features_dir=features_dir)
 
 
 def cached_weights(
-    source: str | os.PathLike[str] | None = None, *, endpoint: str | None = None, cache_dir: str | None = None
+    source: str | os.PathLike[str] | None = None,
+    *,
+    endpoint: str | None = None,
+    cache_dir: str | None = None,
+    features_dir: str | None = None,
 ) -> VGGWeights:
     """`load_weights`, memoised per process so that repeated runs (the app) skip the read.
 
@@ -190,24 +191,7 @@ def cached_weights(
     spec = os.fspath(source) if source is not None else os.environ.get(ENV_WEIGHTS)
     where = parse_source(spec)
     stamp = (where.stat().st_size, where.stat().st_mtime_ns) if isinstance(where, Path) else ()
-    return _cached(spec, endpoint, cache_dir, stamp)
-
-
-def _verify_blob(path: Path) -> None:
-    """Check a Hub-cached file against its content hash.
-
-    huggingface_hub stores large (LFS) files as blobs named by their sha256 (the ETag), so the name
-    itself tells us what the bytes must hash to. Small non-LFS files have git-sha1 names: skipped.
-    """
-    blob = path.resolve()
-    if not re.fullmatch(r"[0-9a-f]{64}", blob.name):
-        return
-    digest = hashlib.sha256()
-    with open(blob, "rb") as fh:
-        while chunk := fh.read(1 << 22):
-            digest.update(chunk)
-    if digest.hexdigest() != blob.name:
-        raise WeightsError(f"{path} is corrupted (sha256 mismatch with the Hub's). Delete it and retry.")
+    return _cached(spec, endpoint, cache_dir, features_dir, stamp)
 
 
 def read_features(path: Path, *, source: str) -> VGGWeights:

@@ -133,10 +133,10 @@ def test_strength_maps_to_style_weight_on_a_log_scale():
 
 def test_cpu_defaults_take_about_a_minute():
     from webapp.devices import profile
-    from webapp.estimate import estimate_seconds
+    from webapp.estimate import SpeedModel
 
-    defaults = profile("cpu")
-    assert 30 <= estimate_seconds(defaults.size, defaults.steps, "cpu") <= 120
+    defaults = profile("cpu")  # before any measurement the estimate is the profile's first guess
+    assert 30 <= SpeedModel("cpu").seconds(defaults.size, defaults.steps) <= 120
 
 
 def test_embeddable_in_another_blocks_and_fastapi(monkeypatch):

@@ -238,7 +238,7 @@ def test_result_is_rescued_when_the_final_save_fails(capsys, tmp_path: Path):
     image = Image.new("RGB", (8, 8), (1, 2, 3))
     target = tmp_path / "gone.png"
     target.mkdir()  # became unwritable during the run
-    assert _save(image, target) == 1
+    assert _save(image, target, {}) == 1
     err = capsys.readouterr().err.strip()
     rescue = Path(err.rsplit("saved to ", 1)[1])
     try:

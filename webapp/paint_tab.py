@@ -65,7 +65,7 @@ def create(runner: Runner, catalogue: tuple[Preset, ...], statuses: list[PresetS
             content = photo_input(label="Your photo", sources=["upload", "webcam", "clipboard"], height=220,
                                   elem_id="content")  # fmt: skip
             gallery = gr.Gallery(
-                value=preset_gallery(statuses), label="Pick a painting", columns=6, height=135,
+                value=preset_gallery(statuses), label="Pick a painting", columns=5, height=135,
                 allow_preview=False, object_fit="cover", interactive=False, elem_id="preset-gallery",
             )  # fmt: skip
             with gr.Row(equal_height=True):

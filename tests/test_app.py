@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -281,3 +282,62 @@ def test_drawn_mask_is_white_where_painted():
     stroke.paste((255, 255, 255, 255), (20, 0, 40, 30))
     mask = drawn_mask({"background": None, "layers": [blank, stroke], "composite": None})
     assert mask.size == (40, 30) and mask.getpixel((5, 5)) == 0 and mask.getpixel((30, 5)) == 255
+
+
+def test_the_estimate_learns_this_hosts_pace_from_a_run():
+    from artstyle import Progress
+    from webapp.estimate import SpeedModel
+
+    speed = SpeedModel("cpu")
+    guess = speed.seconds(256, 100)
+    # A run at 256x192: 2 s before its first iteration, then 0.5 s an iteration.
+    events = [Progress(step=1, total=101, losses={}, elapsed=0.5, size=(256, 192)),
+              Progress(step=101, total=101, losses={}, elapsed=50.5, size=(256, 192), done=True)]  # fmt: skip
+    speed.record(events, before_first_s=2.0)
+    assert speed.measured()
+    assert speed.seconds(256, 100) == pytest.approx(2.0 + 100 * 0.5)
+    assert speed.seconds(256, 100) != pytest.approx(guess)
+    # Four times the pixels cost 4 ** PIXEL_EXPONENT as much per iteration, not four times as much.
+    assert 2.5 < speed.seconds_per_iteration(512 * 384) / 0.5 < 4.0
+    # A coarse-to-fine run mixes sizes: nothing is learnt from it.
+    pyramid = SpeedModel("cpu")
+    pyramid.record([dataclasses.replace(e, levels=2) for e in events])
+    assert not pyramid.measured()
+
+
+def test_time_left_uses_the_hosts_pace_then_the_runs_own():
+    from artstyle import Progress
+    from webapp.devices import DevicePool, RunCounters
+    from webapp.estimate import SpeedModel
+    from webapp.runs import Runner
+
+    speed = SpeedModel("cpu")
+    speed.record([Progress(step=1, total=11, losses={}, elapsed=1.0, size=(100, 100)),
+                  Progress(step=11, total=11, losses={}, elapsed=11.0, size=(100, 100), done=True)])  # fmt: skip
+    runner = Runner(DevicePool(["cpu"]), RunCounters(), Path("."), speed)
+    first = Progress(step=1, total=21, losses={}, elapsed=5.0, size=(100, 100))  # a slow first iteration
+    assert runner._seconds_left(first, first) == pytest.approx(20 * 1.0)  # the host's 1 s an iteration
+    later = dataclasses.replace(first, step=5, elapsed=13.0)  # this run goes at 2 s an iteration
+    assert runner._seconds_left(first, later) == pytest.approx(16 * 2.0)
+
+
+def test_the_start_up_probe_measures_the_host_before_a_visitor_paints(served):
+    demo, _client = served
+    deadline = time.monotonic() + 60
+    while not demo.artstyle_speed.measured() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert demo.artstyle_speed.measured(), "the start-up probe recorded nothing"
+
+
+def test_stylize_needs_only_a_photo_and_shows_its_defaults(served, photo):
+    from gradio_client import handle_file
+
+    _demo, client = served
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/stylize"]
+    without_default = [p["parameter_name"] for p in api["parameters"] if not p["parameter_has_default"]]
+    assert without_default == ["content"]
+    defaults = {p["parameter_name"]: p["parameter_default"] for p in api["parameters"] if p["parameter_has_default"]}
+    assert defaults["preset"] == "starry_night" and defaults["style_strength"] == 5 and defaults["seed"] == 0
+    # The documented one-liner, made short here by size and steps alone: every other parameter is defaulted.
+    out = client.predict(content=handle_file(photo), preset="the_scream", size=64, steps=2, api_name="/stylize")
+    assert Image.open(out).size == (64, 48)

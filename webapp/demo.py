@@ -74,6 +74,7 @@ def build_demo(*, max_queue: int | None = None) -> gr.Blocks:
                 paint = paint_tab.create(runner, catalogue, statuses, describe_device(pool.names))
             with gr.Tab("Explore the paper", id="paper"):
                 paper_tab.create(runner, paint)
+        demo.load(*paint.refresh_expectation, api_visibility="private", queue=False)
     demo.queue(max_size=waiting)
     demo.artstyle_runs = runner.counters  # type: ignore[attr-defined]  # read by the tests
     demo.artstyle_pool = pool  # type: ignore[attr-defined]

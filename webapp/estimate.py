@@ -62,13 +62,20 @@ class SpeedModel:
     def seconds(self, size: float, steps: float, aspect: float = 0.75) -> float:
         """Wall time of a run of `steps` iterations whose long side is `size` (short side = aspect x size)."""
         pixels = max(1.0, size * size * aspect)
+        nearest = self._nearest(pixels)
+        setup = nearest.setup_s if nearest else FALLBACK_SETUP_S
+        return setup + steps * self.seconds_per_iteration(pixels)
+
+    def seconds_per_iteration(self, pixels: float) -> float:
+        nearest = self._nearest(pixels)
+        if nearest is None:
+            return pixels / 1e6 * profile(self.device).seconds_per_mpx_iter
+        return nearest.seconds_per_iteration * (pixels / nearest.pixels) ** PIXEL_EXPONENT
+
+    def _nearest(self, pixels: float) -> Measurement | None:
         with self._lock:
             known = list(self._by_pixels.values())
-        if not known:
-            return FALLBACK_SETUP_S + steps * pixels / 1e6 * profile(self.device).seconds_per_mpx_iter
-        nearest = min(known, key=lambda m: abs(math.log(pixels / m.pixels)))
-        per_iteration = nearest.seconds_per_iteration * (pixels / nearest.pixels) ** PIXEL_EXPONENT
-        return nearest.setup_s + steps * per_iteration
+        return min(known, key=lambda m: abs(math.log(pixels / m.pixels)), default=None)
 
     def probe(self, pool: DevicePool) -> None:
         """Measure a few iterations now, holding the device so that no user's run shares it meanwhile."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
@@ -43,6 +44,8 @@ class PaintTab:
     style: gr.Image
     preset: gr.Dropdown
     seed: gr.Number
+    # The time estimate as a visitor's page opens: by then the start-up probe has measured this host.
+    refresh_expectation: tuple[Callable[..., str], list[gr.components.Component], gr.Markdown]
 
 
 def create(runner: Runner, catalogue: tuple[Preset, ...], statuses: list[PresetStatus], device_label: str) -> PaintTab:
@@ -176,7 +179,7 @@ def create(runner: Runner, catalogue: tuple[Preset, ...], statuses: list[PresetS
     gallery.select(pick, None, [preset, style], api_visibility="private")
     for control in (size, steps, content):
         control.change(expectation, [size, steps, content], expect, api_visibility="private", queue=False)
-    return PaintTab(content, style, preset, seed)
+    return PaintTab(content, style, preset, seed, (expectation, [size, steps, content], expect))
 
 
 def _aspect(photo: str | None) -> float:

@@ -21,7 +21,7 @@ from artstyle.images import fit_long_side
 from artstyle.metadata import save_png
 
 from .devices import DevicePool, RunCounters, profile
-from .estimate import SpeedModel
+from .estimate import SpeedModel, duration
 from .requests import RunRequest, user_errors
 from .zerogpu import MAX_DURATION_S, lend_gpu
 
@@ -68,12 +68,16 @@ def optimise(
     yield from stylize_iter(content, style, mask=mask, params=params)
 
 
-def status_text(event: Progress, device: str) -> str:
+def status_text(event: Progress, device: str, seconds_left: float) -> str:
     done = event.step / event.total
     bar = "▰" * round(done * 20) + "▱" * (20 - round(done * 20))
-    left = event.elapsed / event.step * (event.total - event.step)
-    eta = "done" if event.done else f"about {left:.0f} s left"
+    eta = "done" if event.done else f"about {duration(seconds_left)} left"
     return f"{bar} {event.step}/{event.total} · {event.elapsed:.0f} s · {eta} · {device}"
+
+
+#: Iterations a run makes before its own pace replaces the host's measured one in the time left (the first
+#: iterations carry one-off costs: allocations, the first L-BFGS step).
+OWN_PACE_AFTER = 3
 
 
 class Runner:
@@ -105,17 +109,30 @@ class Runner:
             now = time.monotonic()
             if first is None:  # the wall time before the run's own clock started: loading, weights
                 first, before_first = event, time.perf_counter() - requested - event.elapsed
+                pace_from = event
+            if event.level != pace_from.level:  # a coarse-to-fine run's next, larger level: a new pace
+                pace_from = event
+            text = status_text(event, device, self._seconds_left(pace_from, event))
             if event.done:
                 self.speed.record([first, event], before_first_s=before_first)
                 path = self.save(event.image, request.settings)
                 before = fit_long_side(request.content, request.params.size)
-                yield Final(path, before, status_text(event, device), event)
+                yield Final(path, before, text, event)
             elif event.image is not None and now - last_preview >= PREVIEW_INTERVAL_S:
                 last_preview = last_status = now
-                yield Preview(_downscaled(event.image), status_text(event, device), event)
+                yield Preview(_downscaled(event.image), text, event)
             elif now - last_status >= STATUS_INTERVAL_S:
                 last_status = now
-                yield Status(status_text(event, device))
+                yield Status(text)
+
+    def _seconds_left(self, first: Progress, event: Progress) -> float:
+        """The run's own pace (since `first`, this level's first event) once it has one, the host's before."""
+        own = event.step - first.step
+        if own >= OWN_PACE_AFTER:
+            per_iteration = (event.elapsed - first.elapsed) / own
+        else:
+            per_iteration = self.speed.seconds_per_iteration(event.size[0] * event.size[1])
+        return per_iteration * (event.total - event.step)
 
     def save(self, image: Image.Image, settings: dict[str, Any]) -> Path:
         _prune(self.results, RESULT_TTL_S)

@@ -1,7 +1,8 @@
 """artstyle against the plain reference (bench/reference.py): speed, time to quality, first preview, memory.
 
 Prints ONE JSON object. Timings interleave artstyle and the reference (A/B, B/A, ...) and report medians and
-ratios, so a busy machine slows both alike. Run from the repository root, with ../shared present:
+ratios, so a busy machine slows both alike. Run from the repository root, with ../shared present (or
+$ARTSTYLE_SHARED pointing at a folder of the same layout, e.g. the .gpu_carry/ of bench/gpu_prepare.sh):
 
     python bench/bench.py            # full: 256/512 px speed, 384 px x 300 iterations quality, 256-1024 px memory
     python bench/bench.py --quick    # the same JSON at small sizes, under a minute on 2 idle cores
@@ -34,7 +35,7 @@ import artstyle  # noqa: E402
 from artstyle.limits import estimate_bytes  # noqa: E402
 from artstyle.params import StyleParams  # noqa: E402
 
-SHARED = HERE.parent.parent / "shared"
+SHARED = Path(os.environ.get("ARTSTYLE_SHARED", HERE.parent.parent / "shared"))  # as tests/conftest.py
 WEIGHTS = SHARED / "models" / "vgg19-caffe-features-fp16.safetensors"
 CONTENT = SHARED / "images" / "content" / "tubingen.jpg"
 STYLE = SHARED / "images" / "styles" / "starry_night.jpg"

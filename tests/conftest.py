@@ -9,8 +9,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+try:  # only the app tests' gradio_client needs it; the GPU machine (bench/gpu.sh) may lack it
+    import httpx
+except ImportError:  # pragma: no cover
+    httpx = None
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ARTSTYLE_SHARED", ROOT.parent / "shared"))
@@ -64,7 +68,7 @@ def free_port() -> int:
 # download that fails turns the update into an exception the /paper test skips). What the app tests check is
 # the app's answers, not how fast a file or a cancel comes back (the app answered /gradio_api/info in ~0.1 s
 # during a run). Reads may wait 120 s: the result stream is kept alive by the server's heartbeats.
-CLIENT_HTTP = {"timeout": httpx.Timeout(30.0, read=120.0)}
+CLIENT_HTTP = {"timeout": httpx.Timeout(30.0, read=120.0)} if httpx is not None else {}
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import color, losses
+from . import color, cuda_tuning, losses
 from .features import VGGFeatures
 from .images import MIN_SIDE, ImageInput, fit_long_side, load_image, to_pil, to_tensor
 from .lbfgs import LBFGS
@@ -378,6 +378,7 @@ def _optimise(inputs: _Inputs, p: StyleParams, vgg: VGGWeights, device: torch.de
     sides, level_steps = p.level_sizes(), p.level_steps()
     total = sum(level_steps)
     model: VGGFeatures | None = VGGFeatures(vgg, (*p.content_layers, *p.style_layers), pooling=p.pooling).to(device)
+    model = cuda_tuning.tune(model, device)  # the ARTSTYLE_* CUDA switches; unchanged on other devices
     skippable = _skippable_layers(p)
     # The lean network shares the full one's modules: the weights are on the device once.
     lean = (

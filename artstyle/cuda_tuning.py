@@ -1,11 +1,12 @@
 """Opt-in CUDA speed-ups of the optimisation, each behind an environment switch (all off by default).
 
-| variable | what it does on a CUDA run |
-|---|---|
-| `ARTSTYLE_TF32=1` | TF32 matrix products (`torch.backends.cuda.matmul.allow_tf32`): the Gram matrices. cuDNN's convolutions use TF32 already (PyTorch's default). Stays on for the rest of the process |
-| `ARTSTYLE_CHANNELS_LAST=1` | the network's weights and its input in channels_last (NHWC) memory format |
-| `ARTSTYLE_BF16=1` | the network's forward and backward under `torch.autocast("cuda", dtype=torch.bfloat16)`; its features come out in float32, so the Grams, the losses and L-BFGS stay float32 |
-| `ARTSTYLE_CUDA_GRAPH=1` | the network's forward and backward on the optimised image replayed as CUDA graphs (`torch.cuda.make_graphed_callables`), one graph per network and image size |
+ARTSTYLE_TF32=1            TF32 matrix products (`torch.backends.cuda.matmul.allow_tf32`): the Gram matrices.
+                           cuDNN's convolutions use TF32 already (PyTorch's default). Stays on for the process.
+ARTSTYLE_CHANNELS_LAST=1   the network's weights and its input in channels_last (NHWC) memory format.
+ARTSTYLE_BF16=1            the network's forward and backward under `torch.autocast("cuda", torch.bfloat16)`;
+                           its features come out in float32, so the Grams, the losses and L-BFGS stay float32.
+ARTSTYLE_CUDA_GRAPH=1      the network's forward and backward on the optimised image replayed as CUDA graphs
+                           (`torch.cuda.make_graphed_callables`), one graph per network and image size.
 
 They are read once per run, when the engine builds its network (`tune`). On any device but CUDA they are all
 off and the network is returned unchanged: CPU and MPS runs compute exactly what they compute without them.

@@ -35,11 +35,11 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import reference  # noqa: E402
-from bench import CONTENT, STYLE, WEIGHTS, sync  # noqa: E402
 from evaluate import Evaluator  # noqa: E402
 
 import artstyle  # noqa: E402
 from artstyle.cuda_tuning import ENV  # noqa: E402
+from bench import CONTENT, STYLE, WEIGHTS, sync  # noqa: E402
 
 CONFIGS = ("baseline", *ENV, "all")
 FASTER = 1.03  # a switch pays from 3 % less time per iteration

@@ -87,7 +87,9 @@ def tune(model: VGGFeatures, device: torch.device, tuning: CudaTuning | None = N
     `tuning` defaults to the environment's switches, read now. The result stands in for the network: it is
     called with an image, has `layers`, and `subnetwork(layers)` gives a tuned network sharing its modules.
     """
-    tuning = (tuning if tuning is not None else CudaTuning.from_env()).on(device)
+    if device.type != "cuda":  # not even read: a CPU or MPS run is exactly what it is without them
+        return model
+    tuning = tuning if tuning is not None else CudaTuning.from_env()
     if not tuning.any:
         return model
     if tuning.tf32:

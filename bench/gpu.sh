@@ -39,6 +39,10 @@ fail=0
 for f in "$weights" "$carry/images/content/tubingen.jpg" "$carry/images/styles/starry_night.jpg"; do
     if [[ -f "$f" ]]; then echo "carried: $f ($(stat -c %s "$f") bytes)"; else echo "MISSING: $f" && fail=1; fi
 done
+if ((fail)); then
+    echo "gpu.sh: carried files missing: run bash bench/gpu_prepare.sh first"
+    exit 1
+fi
 for t in "${tests[@]}"; do [[ -f "$t" ]] || { echo "MISSING test module: $t" && fail=1; }; done
 [[ "${tests[0]:-}" == tests/test_cuda.py ]] || { echo "bench/gpu_tests.txt must start with tests/test_cuda.py" && fail=1; }
 python - "${tests[@]}" >"$out/collect.txt" 2>&1 <<'EOF' || fail=1
@@ -54,7 +58,7 @@ EOF
 tail -1 "$out/collect.txt"
 python -c "import sys; sys.path[:0] = ['bench', '.']; import bench, cuda_switches, gpu_largest" || fail=1
 if ((fail)); then
-    echo "gpu.sh: the checks above failed (run bash bench/gpu_prepare.sh first?)"
+    echo "gpu.sh: the checks above failed"
     exit 1
 fi
 if ! python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then

@@ -108,9 +108,7 @@ def test_gpu_selection_imports_no_gradio_and_leaves_out_every_app_test():
     for module in selection:
         assert (ROOT / module).is_file(), module
         assert not GRADIO_LIKE.search((ROOT / module).read_text()), f"{module} imports gradio, app or webapp"
-    app_tests = {
-        f"tests/{p.name}" for p in (ROOT / "tests").glob("test_*.py") if GRADIO_LIKE.search(p.read_text())
-    }
+    app_tests = {f"tests/{p.name}" for p in (ROOT / "tests").glob("test_*.py") if GRADIO_LIKE.search(p.read_text())}
     assert {"tests/test_app.py", "tests/test_app_hostile.py", "tests/test_browser.py"} <= app_tests
     assert not app_tests & set(selection)
 

@@ -1,7 +1,8 @@
 """Opt-in CUDA speed-ups of the optimisation, each behind an environment switch (all off by default).
 
 ARTSTYLE_TF32=1            TF32 matrix products (`torch.backends.cuda.matmul.allow_tf32`): the Gram matrices.
-                           cuDNN's convolutions use TF32 already (PyTorch's default). Stays on for the process.
+                           cuDNN's convolutions use TF32 already (PyTorch's default). Stays on for the process
+                           (any float32 matrix product in it; L-BFGS's are matrix-vector, which TF32 leaves alone).
 ARTSTYLE_CHANNELS_LAST=1   the network's weights and its input in channels_last (NHWC) memory format.
 ARTSTYLE_BF16=1            the network's forward and backward under `torch.autocast("cuda", torch.bfloat16)`;
                            its features come out in float32, so the Grams, the losses and L-BFGS stay float32.

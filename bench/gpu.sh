@@ -2,7 +2,7 @@
 # The one prepared GPU call. On the development machine first: bash bench/gpu_prepare.sh (copies the fp16 VGG19
 # and two images into .gpu_carry/ and prints the call: command "bash bench/gpu.sh", carry [".gpu_carry"]).
 #
-# Every part has a hard time limit, and all of them together at most $GPU_BUDGET_S seconds (default 420): a
+# Every part has a hard time limit, and all of them together at most $GPU_BUDGET_S seconds (default 450): a
 # part that would start with less than 15 s left is skipped, and one that fails or times out is recorded and
 # the next one runs. In order (names for GPU_PARTS, which picks a subset for a rerun, e.g. GPU_PARTS=wall,switches):
 #   smi          nvidia-smi                                                       -> nvidia-smi.txt
@@ -26,7 +26,7 @@ out="${OUT:-gpu-out}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 carry="${GPU_CARRY:-$root/.gpu_carry}"
-budget="${GPU_BUDGET_S:-420}"
+budget="${GPU_BUDGET_S:-450}"
 wanted="${GPU_PARTS:-smi,env,pytest-cuda,wall,switches,speed,memory,largest,pytest-lib}"
 export ARTSTYLE_SHARED="$carry" HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False PYTHONDONTWRITEBYTECODE=1
 weights="$carry/models/vgg19-caffe-features-fp16.safetensors"
@@ -98,13 +98,13 @@ print(json.dumps({'torch': torch.__version__, 'cuda': torch.version.cuda, 'cudnn
     'python': platform.python_version(), 'device': p.name, 'capability': list(torch.cuda.get_device_capability(0)),
     'total_mb': p.total_memory // 2**20, 'free_mb': torch.cuda.mem_get_info(0)[0] // 2**20}))"
 part pytest-cuda 60 pytest-cuda.txt "${pyt[@]}" --junitxml="$out/pytest-cuda.xml" tests/test_cuda.py
-part wall 60 wall.json python bench/bench.py --device cuda --skip speed,ttq,preview,memory --wall 512,500
-part switches 110 switches.json python bench/cuda_switches.py --device cuda --size 512 --iters 20 \
+part wall 75 wall.json python bench/bench.py --device cuda --skip speed,ttq,preview,memory --wall 512,500
+part switches 150 switches.json python bench/cuda_switches.py --device cuda --size 512 --iters 20 \
     --quality-size 384 --quality-steps 300 --out "$out/switches"
 part speed 120 speed.json python bench/bench.py --device cuda --speed-sizes 512,1024 --ttq-size 384 \
     --ttq-steps 300 --skip memory
 part memory 45 memory.json python bench/bench.py --device cuda --skip speed,ttq,preview --memory-sizes 512,1024,2048
-part largest 60 largest.json python bench/gpu_largest.py --device cuda
+part largest 75 largest.json python bench/gpu_largest.py --device cuda
 part pytest-lib 100 pytest-lib.txt "${pyt[@]}" -m "not slow and not browser" --junitxml="$out/pytest-lib.xml" \
     "${lib_tests[@]}"
 

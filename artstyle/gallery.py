@@ -72,17 +72,17 @@ def contact_sheet(
     names = list(names) if names is not None else [_photo_name(p, i) for i, p in enumerate(photos)]
     if len(names) != len(photos):
         raise ValueError(f"{len(names)} names for {len(photos)} photos")
+    # Fail before any painting: every cell's params are valid, every photo loads, every painting is at hand.
+    params = [_cell_params(p, size=size, steps=steps, overrides=overrides) for p in chosen]
     cell = size if cell is None else cell
     if not isinstance(cell, int) or not 16 <= cell <= 4096:
         raise ValueError(f"cell must be a whole number of pixels from 16 to 4096, got {cell!r}")
-    # Fail before any painting: every photo loads, every painting is at hand, every cell's params are valid.
     contents = [load_image(p, name=f"photo {n}") for p, n in zip(photos, names, strict=True)]
-    paintings = [_painting(p, paintings_dir) for p in chosen]
-    params = [_cell_params(p, size=size, steps=steps, overrides=overrides) for p in chosen]
+    paintings = [_painting(p, paintings_dir) for p in chosen]  # may download: after the cheap checks
     vgg = weights if isinstance(weights, VGGWeights) else cached_weights(weights)
 
     layout = _Layout(cell=cell, columns=len(photos))
-    labels = [_row_label(p, q) for p, q in zip(chosen, params, strict=True)]
+    labels = [_row_label(p, q, overrides) for p, q in zip(chosen, params, strict=True)]
     sheet, boxes = layout.draw(_sheet_title(size, steps, overrides), names, labels)
     total, done = len(chosen) * len(contents), 0
     for row, (preset, painting, p) in enumerate(zip(chosen, paintings, params, strict=True)):
@@ -255,7 +255,7 @@ def _cell_params(preset: Preset, *, size: int, steps: int, overrides: Mapping[st
     # A preset's recommended size or steps would make cells incomparable: the sheet's size and steps win.
     recommended = {k: v for k, v in preset.recommended.items() if k not in SHEET_FIELDS}
     try:
-        return StyleParams.from_kwargs(**recommended, **{**overrides, "size": size, "steps": steps, "preview_every": 0})
+        return StyleParams.from_kwargs(**{**recommended, **overrides, "size": size, "steps": steps, "preview_every": 0})
     except ValueError as exc:
         raise ValueError(f"preset {preset.id!r}: {exc}") from None
 
@@ -275,18 +275,27 @@ def format_value(value: Any) -> str:
     return f"{value:g}"
 
 
-def _differences(params: StyleParams) -> str:
-    defaults = StyleParams(size=params.size, steps=params.steps)
+def _differences(params: StyleParams, baseline: StyleParams) -> str:
     ignore = {*SHEET_FIELDS, "device", "seed"}
     return ", ".join(
         f"{f.name} {format_value(getattr(params, f.name))}"
         for f in dataclasses.fields(StyleParams)
-        if f.name not in ignore and getattr(params, f.name) != getattr(defaults, f.name)
+        if f.name not in ignore and getattr(params, f.name) != getattr(baseline, f.name)
     )
 
 
-def _row_label(preset: Preset, params: StyleParams) -> list[str]:
-    return [preset.title, f"{preset.artist}, {preset.year}", _differences(params) or "default settings"]
+def _row_label(preset: Preset, params: StyleParams, overrides: Mapping[str, Any]) -> list[str]:
+    """Title, artist and year, and the settings in which this row differs from the sheet's baseline (the
+    defaults with `overrides`, which the title names once): the preset's own recommendations."""
+    baseline = StyleParams.from_kwargs(params, **_defaults_except(overrides))
+    settings = _differences(params, baseline) or ("default settings" if not overrides else "the sheet's settings")
+    return [preset.title, f"{preset.artist}, {preset.year}", settings]
+
+
+def _defaults_except(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    defaults = StyleParams()
+    ignore = {*SHEET_FIELDS, "device", "seed", *overrides}
+    return {f.name: getattr(defaults, f.name) for f in dataclasses.fields(StyleParams) if f.name not in ignore}
 
 
 def _sheet_title(size: int, steps: int, overrides: Mapping[str, Any]) -> str:

@@ -41,7 +41,9 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", "
 MAX_DOWNLOAD_BYTES = 50 * 2**20
 THUMB_WIDTH = 1280  # one of Wikimedia's standard thumbnail widths; style transfer never needs more
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
-_RECOMMENDABLE = {"style_weight", "content_weight", "tv_weight", "size", "steps", "init", "pooling"}
+_RECOMMENDABLE = {
+    "style_weight", "content_weight", "tv_weight", "size", "steps", "init", "pooling", "style_scale", "preserve_color",
+}  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

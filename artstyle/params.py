@@ -40,6 +40,9 @@ MAX_LEVELS = 8
 MAX_STYLE_SCALE = 4.0
 #: Decay used by `ema=True`: a bias-corrected average over roughly the last 1 / (1 - decay) = 10 iterates.
 DEFAULT_EMA_DECAY = 0.9
+#: The app's starting (size, steps) per device kind: a pleasing result in about a minute on that kind
+#: (bench/app_time.py). The web app and `python -m artstyle.gallery` both start from these.
+APP_DEFAULTS: dict[str, tuple[int, int]] = {"cpu": (256, 85), "mps": (384, 200), "cuda": (512, 300)}
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 

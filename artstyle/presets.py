@@ -7,7 +7,8 @@ settings); the images are never part of the project. `preset_image()` finds a pr
    when it is set, nothing is downloaded (offline machines, tests).
 2. otherwise the on-disk cache (`ARTSTYLE_PRESETS_CACHE`, default `$HF_HOME/artstyle/presets`), filled on
    first use by a download from the source with a descriptive User-Agent (Wikimedia's policy asks for one),
-   verified to decode as an image before it is kept.
+   verified to decode as an image before it is kept. A preset marked `"downloadable": false` (its source is a
+   museum page, no image file of it is verified yet) is served only from the local folder.
 
 An image that cannot be had is reported as a `PresetStatus` with the reason, never as a crash; preset ids
 are checked against the catalogue before they are used in a path.
@@ -40,7 +41,9 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", "
 MAX_DOWNLOAD_BYTES = 50 * 2**20
 THUMB_WIDTH = 1280  # one of Wikimedia's standard thumbnail widths; style transfer never needs more
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
-_RECOMMENDABLE = {"style_weight", "content_weight", "tv_weight", "size", "steps", "init", "pooling"}
+_RECOMMENDABLE = {
+    "style_weight", "content_weight", "tv_weight", "size", "steps", "init", "pooling", "style_scale", "preserve_color",
+}  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +56,7 @@ class Preset:
     year: str
     licence: str
     source_url: str
+    downloadable: bool = True  # False: source_url is a page about the painting, not an image file to fetch
     in_paper: bool = False  # one of the paintings of Gatys et al. (2015), Fig. 2
     notes: str = ""
     recommended: Mapping[str, Any] = field(default_factory=dict)  # StyleParams fields
@@ -133,6 +137,10 @@ def preset_status(
     found = _find_file(cache, preset.id)
     if found is not None:
         return _verified(preset, found)
+    if not preset.downloadable:
+        return PresetStatus(
+            preset, reason=f"no downloadable image is known yet; put a copy named {preset.id}.jpg in {ENV_PRESETS_DIR}"
+        )
     if not fetch:
         return PresetStatus(preset, reason="not downloaded yet")
     try:
@@ -162,6 +170,8 @@ def default_cache_dir() -> Path:
 def download(preset: Preset, cache_dir: Path, *, timeout: float = 30.0) -> Path:
     """Fetch the image into `cache_dir` as `<id><ext>`, keeping it only if it decodes as an image."""
     _check_id(preset.id)
+    if not preset.downloadable:
+        raise PresetUnavailable(f"preset {preset.id!r} has no downloadable image (its source is {preset.source_url})")
     errors = []
     for url in preset.download_urls():
         try:
@@ -193,6 +203,8 @@ def _parse_preset(entry: Any) -> Preset:
     except TypeError as exc:
         raise ValueError(f"presets catalogue: preset {entry.get('id')!r} is malformed ({exc})") from exc
     _check_id(preset.id)
+    if not isinstance(preset.downloadable, bool):
+        raise ValueError(f"presets catalogue: preset {preset.id!r} downloadable must be true or false")
     for name in ("title", "artist", "year", "licence", "source_url"):
         if not isinstance(getattr(preset, name), str) or not getattr(preset, name):
             raise ValueError(f"presets catalogue: preset {preset.id!r} needs a non-empty {name}")

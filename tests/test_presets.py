@@ -27,16 +27,39 @@ PAPER_PAINTINGS = {"starry_night", "shipwreck_of_the_minotaur", "the_scream", "c
 
 def test_catalogue_is_valid_and_has_the_papers_paintings():
     catalogue = load_catalogue()
-    assert len(catalogue) >= 10
+    assert len(catalogue) == 13
     ids = {p.id for p in catalogue}
     assert ids >= PAPER_PAINTINGS
     assert {p.id for p in catalogue if p.in_paper} == PAPER_PAINTINGS
     for preset in catalogue:
-        assert preset.source_url.startswith("https://upload.wikimedia.org/wikipedia/")
+        if preset.downloadable:
+            assert preset.source_url.startswith("https://upload.wikimedia.org/wikipedia/")
+        else:  # a museum page until a Commons file is verified: the notes must say so
+            assert preset.source_url.startswith("https://") and "Commons" in preset.notes
         assert "public domain" in preset.licence.lower()
         assert preset.style_weight > 0
         assert preset.title in preset.caption and preset.artist in preset.caption
     assert "restricted" not in " ".join(p.source_url for p in catalogue)
+
+
+@pytest.mark.skipif(not STYLES.is_dir(), reason="../shared/images/styles is absent (shared test images)")
+def test_every_public_domain_painting_of_shared_is_a_preset():
+    files = {p.stem for p in STYLES.iterdir() if p.is_file() and p.suffix.lower() in (".jpg", ".png")}
+    assert files == {p.id for p in load_catalogue()}
+
+
+def test_a_preset_without_a_downloadable_image_asks_for_a_local_copy(tmp_path, monkeypatch):
+    monkeypatch.delenv("ARTSTYLE_PRESETS_DIR", raising=False)
+    pending = [p for p in load_catalogue() if not p.downloadable]
+    assert pending  # Gauguin and Mondrian, until a Commons file of each is verified
+    for preset in pending:
+        status = preset_status(preset, cache_dir=tmp_path)  # no request is made
+        assert not status.available and "ARTSTYLE_PRESETS_DIR" in status.reason
+    bad = tmp_path / "catalogue.json"
+    bad.write_text('{"presets": [{"id": "a", "title": "A", "artist": "B", "year": "1", "licence": "PD", '
+                   '"source_url": "https://e/a.jpg", "downloadable": "no"}]}')  # fmt: skip
+    with pytest.raises(ValueError, match="downloadable"):
+        load_catalogue(bad)
 
 
 def test_unknown_and_path_like_ids_are_rejected():

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 
 import torch
 
+from artstyle.params import APP_DEFAULTS
+
 from .zerogpu import on_zerogpu
 
 
@@ -18,7 +20,7 @@ from .zerogpu import on_zerogpu
 class DeviceProfile:
     """What one kind of device does with the app's defaults."""
 
-    size: int  # default output size (long side, px): a pleasing result in about a minute
+    size: int  # default output size (long side, px): a pleasing result in about a minute (APP_DEFAULTS)
     steps: int
     max_size: int  # the size slider's top
     seconds_per_mpx_iter: float  # a first guess for the time estimate, until this host has measured itself
@@ -30,10 +32,10 @@ class DeviceProfile:
 PROFILES: dict[str, DeviceProfile] = {
     # CPU: converting every step's image costs ~1 ms against ~0.5 s of optimisation, and lets the API stream
     # (and notice a cancel) at the throttle's pace. bench/app_time.py measured the time per Mpx-iteration.
-    "cpu": DeviceProfile(256, 85, 1024, 14.0, 96, 40, preview_every=1),
+    "cpu": DeviceProfile(*APP_DEFAULTS["cpu"], 1024, 14.0, 96, 40, preview_every=1),
     # GPUs: converting every step would stall the device; about 50 previews a run.
-    "mps": DeviceProfile(384, 200, 1536, 1.5, 128, 100, preview_every=0),
-    "cuda": DeviceProfile(512, 300, 2048, 0.1, 256, 300, preview_every=0),
+    "mps": DeviceProfile(*APP_DEFAULTS["mps"], 1536, 1.5, 128, 100, preview_every=0),
+    "cuda": DeviceProfile(*APP_DEFAULTS["cuda"], 2048, 0.1, 256, 300, preview_every=0),
 }
 
 

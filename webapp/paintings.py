@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from PIL import Image
 
@@ -10,10 +11,13 @@ from artstyle import load_image
 from artstyle.presets import Preset, PresetStatus, preset_status
 
 THUMB_SIDE = 320
-EXAMPLE_PAIRS = (  # (content preset id, style preset id)
-    ("great_wave", "starry_night"),
-    ("water_lilies", "the_scream"),
-    ("wheat_field_with_cypresses", "composition_vii"),
+# Public-domain and CC0 photos committed with the project (sources and licences in examples/CREDITS.md).
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLE_PAIRS = (  # (photo file in examples/, preset id)
+    ("astronaut.jpg", "starry_night"),
+    ("coffee.jpg", "great_wave"),
+    ("chelsea.jpg", "the_scream"),
+    ("rocket.jpg", "composition_vii"),
 )
 
 
@@ -41,8 +45,13 @@ def unavailable_note(statuses: list[PresetStatus]) -> str:
     return ("Unavailable right now: " + "; ".join(missing)) if missing else ""
 
 
-def example_rows(statuses: list[PresetStatus]) -> list[list[str]]:
-    """Content + preset pairs whose images are at hand. The content photos of ../shared may not be
-    published, so public-domain paintings from the catalogue stand in for the photo."""
-    paths = {s.preset.id: str(s.path) for s in statuses if s.path is not None}
-    return [[paths[content], preset] for content, preset in EXAMPLE_PAIRS if content in paths and preset in paths]
+def example_rows(statuses: list[PresetStatus], examples_dir: Path = EXAMPLES_DIR) -> list[list[str]]:
+    """[photo path, preset id] rows for `gr.Examples`: one click fills the photo and the painting. A pair
+    is left out while its painting is unavailable (or its photo missing), so no example leads to an error."""
+    available = {s.preset.id for s in statuses if s.available}
+    rows = []
+    for photo, preset in EXAMPLE_PAIRS:
+        path = examples_dir / photo
+        if preset in available and path.is_file():
+            rows.append([str(path), preset])
+    return rows

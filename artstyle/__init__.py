@@ -6,7 +6,7 @@
 ...     print(event.step, event.losses["total"])
 """
 
-from .engine import Progress, resolve_device, stylize, stylize_iter
+from .engine import Progress, objective_terms, resolve_device, stylize, stylize_iter
 from .images import load_image
 from .params import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, VGG19_LAYERS, StyleParams
 from .weights import VGGWeights, WeightsError, load_weights
@@ -21,6 +21,7 @@ __all__ = [
     "WeightsError",
     "load_image",
     "load_weights",
+    "objective_terms",
     "resolve_device",
     "stylize",
     "stylize_iter",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -12,16 +11,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import color, cuda_tuning, losses
+from . import color, cuda_tuning, lbfgs, losses
 from .features import VGGFeatures
 from .images import MIN_SIDE, ImageInput, fit_long_side, load_image, to_pil, to_tensor
 from .lbfgs import LBFGS
-from .limits import LBFGS_HISTORY, check_fits
+from .limits import check_fits
 from .losses import content_loss, gram, style_loss, tv_loss
 from .params import MAX_SIZE, VGG19_LAYERS, StyleParams
-from .weights import VGGWeights, cached_weights
+from .weights import VGGWeights, WeightsInput, resolve_weights
 
-WeightsInput = VGGWeights | str | os.PathLike | None
 ADAM_LR = 0.02  # in 0-1 pixel units: about 5 grey levels per step at first
 
 # Inert deep layers. With VGG19's weights as published (the paper normalised its copy so that every filter's
@@ -101,7 +99,7 @@ def stylize_iter(
     device = resolve_device(p.device)
     inputs = _load_inputs(content, style, mask, p)
     check_fits(inputs.content.size, p, device)  # refuse now rather than be OOM-killed mid-run
-    vgg = weights if isinstance(weights, VGGWeights) else cached_weights(weights)
+    vgg = resolve_weights(weights)
     return _optimise(inputs, p, vgg, device)
 
 
@@ -121,6 +119,31 @@ def stylize(
             result = event.image
     assert result is not None
     return result
+
+
+def objective_terms(
+    content: ImageInput,
+    image: ImageInput,
+    style: StyleInput,
+    *,
+    mask: ImageInput | None = None,
+    params: StyleParams | None = None,
+    weights: WeightsInput = None,
+    **kwargs: Any,
+) -> dict[str, float]:
+    """The objective's weighted terms (total, content, style, tv) at `image`, in the paper's units.
+
+    One evaluation at the content's size, no step: scores a finished picture (e.g. another program's output,
+    resized to the content's size) by the objective a run with these parameters minimises.
+    """
+    p = StyleParams.from_kwargs(params, **kwargs)
+    device = resolve_device(p.device)
+    inputs = _load_inputs(content, style, mask, p)
+    picture = load_image(image, name="image").resize(inputs.content.size, Image.Resampling.BICUBIC)
+    model = VGGFeatures(resolve_weights(weights), (*p.content_layers, *p.style_layers), pooling=p.pooling).to(device)
+    problem = _Problem(inputs, p.size, p, model, device, to_tensor(picture, device), p.steps)
+    problem.objective()
+    return problem.losses
 
 
 @dataclass(frozen=True)
@@ -479,5 +502,5 @@ def _make_optimizer(p: StyleParams, image: torch.Tensor, steps: int) -> torch.op
     # instead (so L-BFGS's model matches the steps taken) saved no iterations (bench/optimizers.py at 128 px:
     # 232 evaluations against this clamp's 222; at 384 px it tracked the reference) and it strands pixels
     # outside the box for good (their gradient is 0): reconstructions from noise kept stuck black and white pixels.
-    history = max(1, min(LBFGS_HISTORY, steps))
+    history = max(1, min(lbfgs.HISTORY, steps))
     return LBFGS(image, lr=p.lr if p.lr is not None else 1.0, history=history, lower=0.0, upper=1.0)

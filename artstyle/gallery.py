@@ -23,12 +23,12 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .engine import WeightsInput, stylize
+from .engine import stylize
 from .images import ImageInput, load_image
 from .metadata import save_png
 from .params import APP_DEFAULTS, StyleParams
 from .presets import Preset, get_preset, load_catalogue, preset_status
-from .weights import ENV_WEIGHTS, VGGWeights, WeightsError, cached_weights
+from .weights import ENV_WEIGHTS, WeightsError, WeightsInput, resolve_weights
 
 DEFAULT_SIZE, DEFAULT_STEPS = APP_DEFAULTS["cpu"]
 #: Set by --size/--steps (or the sheet itself), never by --set or a preset.
@@ -79,7 +79,7 @@ def contact_sheet(
         raise ValueError(f"cell must be a whole number of pixels from 16 to 4096, got {cell!r}")
     contents = [load_image(p, name=f"photo {n}") for p, n in zip(photos, names, strict=True)]
     paintings = [_painting(p, paintings_dir) for p in chosen]  # may download: after the cheap checks
-    vgg = weights if isinstance(weights, VGGWeights) else cached_weights(weights)
+    vgg = resolve_weights(weights)
 
     layout = _Layout(cell=cell, columns=len(photos))
     labels = [_row_label(p, q, overrides) for p, q in zip(chosen, params, strict=True)]

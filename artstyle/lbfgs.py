@@ -22,6 +22,7 @@ from collections.abc import Callable
 import torch
 
 CURVATURE_EPS = 1e-10  # `torch.optim.LBFGS`'s threshold on s.y for keeping a pair
+HISTORY = 100  # curvature pairs kept: the PyTorch tutorial's and torch.optim.LBFGS's history_size
 
 
 class LBFGS(torch.optim.Optimizer):
@@ -32,7 +33,7 @@ class LBFGS(torch.optim.Optimizer):
         param: torch.Tensor,
         *,
         lr: float = 1.0,
-        history: int = 100,
+        history: int = HISTORY,
         lower: float | None = None,
         upper: float | None = None,
     ) -> None:

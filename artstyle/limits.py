@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from . import lbfgs
 from .params import StyleParams
 
 #: Activations, their gradients, convolution workspaces, the image and its optimiser state, per output pixel
@@ -30,7 +31,6 @@ from .params import StyleParams
 BYTES_PER_PIXEL = 3584
 #: Per L-BFGS history pair: two (1, 3, H, W) float32 vectors.
 LBFGS_BYTES_PER_PIXEL_PER_PAIR = 2 * 3 * 4
-LBFGS_HISTORY = 100  # engine._make_optimizer's history_size
 #: The network's convolutions and their flipped copies for the backward pass (~85 MB), NNPACK's transformed
 #: kernels and working buffers not proportional to pixels.
 FIXED_BYTES = 320 * 2**20
@@ -42,7 +42,7 @@ def estimate_bytes(width: int, height: int, p: StyleParams) -> int:
     """Peak memory of a run producing a `width` x `height` image with parameters `p`."""
     per_pixel = BYTES_PER_PIXEL
     if p.optimizer == "lbfgs":
-        per_pixel += LBFGS_BYTES_PER_PIXEL_PER_PAIR * min(p.steps, LBFGS_HISTORY)
+        per_pixel += LBFGS_BYTES_PER_PIXEL_PER_PAIR * min(p.steps, lbfgs.HISTORY)
     return FIXED_BYTES + per_pixel * width * height
 
 

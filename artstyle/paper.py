@@ -32,11 +32,11 @@ from typing import Any
 
 from PIL import Image
 
-from .engine import Progress, WeightsInput, stylize_iter
+from .engine import Progress, stylize_iter
 from .figure import Cell, Layout, render_figure
 from .images import ImageInput, fit_long_side, load_image
 from .params import PAPER_CONTENT_LAYERS, PAPER_STYLE_LAYERS, StyleParams
-from .weights import VGGWeights, WeightsError, cached_weights
+from .weights import VGGWeights, WeightsError, WeightsInput, resolve_weights
 
 #: Fig. 1, top row: one content layer per reconstruction.
 FIG1_CONTENT_LAYERS: tuple[str, ...] = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
@@ -259,7 +259,7 @@ def iter_figure(
     """
     figure = get_figure(figure_id)
     plan = figure.plan(content, style, size=size, steps=steps, **overrides)
-    return _run_panels(figure, plan, _weights(weights))
+    return _run_panels(figure, plan, resolve_weights(weights))
 
 
 def _run_panels(figure: Figure, plan: list[PlannedCell], vgg: VGGWeights) -> Iterator[PanelProgress]:
@@ -290,10 +290,6 @@ def _base_params(size: int, steps: int, overrides: dict[str, Any]) -> StyleParam
     # White noise, as in the paper: starting from the photo would make every reconstruction look perfect.
     settings = {"init": "noise", "preview_every": 0, **overrides, "size": size, "steps": steps}
     return StyleParams.from_kwargs(None, **settings)
-
-
-def _weights(weights: WeightsInput) -> VGGWeights:
-    return weights if isinstance(weights, VGGWeights) else cached_weights(weights)
 
 
 def _check_ratios(ratios: Sequence[float]) -> tuple[float, ...]:

@@ -81,6 +81,11 @@ class VGGWeights:
         return f"VGGWeights(source={self.source!r}, convention={self.convention!r})"
 
 
+#: What the library's entry points take as `weights=`: loaded weights, a source (path, hf:// spec), or None
+#: for $ARTSTYLE_WEIGHTS or the Hub default.
+WeightsInput = VGGWeights | str | os.PathLike | None
+
+
 def parse_source(spec: str | os.PathLike[str] | None) -> Path | HubFile:
     """Interpret a weights source: None (env var or default), a local path, or a Hub spec."""
     _check_type(spec)
@@ -192,6 +197,11 @@ def cached_weights(
     where = parse_source(spec)
     stamp = (where.stat().st_size, where.stat().st_mtime_ns) if isinstance(where, Path) else ()
     return _cached(spec, endpoint, cache_dir, features_dir, stamp)
+
+
+def resolve_weights(weights: WeightsInput) -> VGGWeights:
+    """Weights as the library's entry points accept them: loaded already, or a source for `cached_weights`."""
+    return weights if isinstance(weights, VGGWeights) else cached_weights(weights)
 
 
 def read_features(path: Path, *, source: str) -> VGGWeights:

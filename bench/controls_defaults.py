@@ -13,12 +13,8 @@ import json
 import sys
 import time
 
-import torch
-
 import artstyle
-from artstyle.engine import _load_inputs, _Problem
-from artstyle.features import VGGFeatures
-from artstyle.images import to_tensor
+from artstyle.engine import objective_terms
 from artstyle.params import StyleParams
 
 CONTENT = "../shared/images/content/tubingen.jpg"
@@ -27,12 +23,7 @@ STYLE = "../shared/images/styles/starry_night.jpg"
 
 def objective(image, p: StyleParams, vgg) -> float:
     """The full-size objective of a finished picture: one evaluation, no step."""
-    model = VGGFeatures(vgg, (*p.content_layers, *p.style_layers), pooling=p.pooling)
-    problem = _Problem(
-        _load_inputs(CONTENT, STYLE, None, p), p.size, p, model, torch.device("cpu"), to_tensor(image), p.steps
-    )
-    problem.objective()
-    return problem.losses["total"]
+    return objective_terms(CONTENT, image, STYLE, params=p, weights=vgg)["total"]
 
 
 def run(p: StyleParams, vgg) -> dict:

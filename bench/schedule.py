@@ -30,7 +30,7 @@ from PIL import Image
 
 import artstyle
 import bench as B
-from artstyle import engine
+from artstyle import lbfgs
 
 
 def reference_output(ctx: dict, size: int, steps: int, cache: str | None) -> tuple[Image.Image, float]:
@@ -51,12 +51,12 @@ def reference_output(ctx: dict, size: int, steps: int, cache: str | None) -> tup
 @contextlib.contextmanager
 def lbfgs_history(history: int | None):
     """Run with another L-BFGS history size (an experiment, not a public parameter), restored afterwards."""
-    saved = engine.LBFGS_HISTORY
-    engine.LBFGS_HISTORY = history or saved
+    saved = lbfgs.HISTORY
+    lbfgs.HISTORY = history or saved
     try:
         yield
     finally:
-        engine.LBFGS_HISTORY = saved
+        lbfgs.HISTORY = saved
 
 
 def race(ctx: dict, evaluator: Evaluator, size: int, config: dict, every: int) -> dict:

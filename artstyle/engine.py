@@ -13,6 +13,7 @@ from PIL import Image
 
 from . import color, cuda_tuning, lbfgs, losses
 from .features import VGGFeatures
+from .guard import MAX_RESTARTS, BestIterate
 from .images import MIN_SIDE, ImageInput, fit_long_side, load_image, to_pil, to_tensor
 from .lbfgs import LBFGS
 from .limits import check_fits
@@ -50,6 +51,8 @@ class Progress:
     size: tuple[int, int] = (0, 0)  # (width, height) of the image being optimised (this level's size)
     level: int = 0  # coarse-to-fine pyramid level of this event, 0 ... levels - 1 (see `scales`)
     levels: int = 1
+    # times the run diverged, went back to its best iterate and restarted the optimiser (artstyle/guard.py)
+    restarts: int = 0
 
 
 def resolve_device(device: str) -> torch.device:
@@ -302,6 +305,10 @@ class _Problem:
         self.average = _IterateAverage(p.ema_decay) if p.ema_decay is not None else None
         self.losses: dict[str, float] = {}
         self.scale: float | None = None
+        self.best = BestIterate()
+        self.diverged = False  # this step's evaluation diverged: `step` goes back to the best iterate
+        self.given_up = False  # diverged again after MAX_RESTARTS restarts: the level stops at its best
+        self.chosen: torch.Tensor | None = None  # the level's output, once `finish` has picked it
 
     def _style_grams(self, style: torch.Tensor) -> dict[str, torch.Tensor]:
         return {k: gram(v) for k, v in self.model(style).items() if k in self.p.style_layers}
@@ -315,8 +322,6 @@ class _Problem:
             self.content_targets = {k: features[k].detach() for k in self.p.content_layers}
         active = [k for k in self.p.style_layers if k not in self.skipped]
         total, terms = _loss(features, self.image, self.content_targets, self._style_term(features, active), self.p)
-        if check:
-            self._check_skipped(features, total)
         # One read-back of all four terms per iteration (`.tolist()`): the only host-device sync in the loop
         # on CUDA apart from previews; our L-BFGS itself never waits for the device.
         self.losses = dict(zip(terms, torch.stack(list(terms.values())).tolist(), strict=True))
@@ -325,6 +330,9 @@ class _Problem:
             # diverges on them (its curvature pairs drown in rounding). Divide by the starting value: a
             # constant, so the minimiser and the reported losses are unchanged, and both optimisers see O(1).
             self.scale = 1.0 / max(self.losses["total"], 1e-12)
+        self.diverged = self.best.diverged(self.losses, self.image)
+        if check:  # after the guard has seen this value: putting a layer back makes the guard forget it
+            self._check_skipped(features, total)
         scaled = total * self.scale
         scaled.backward()  # the skipped term is not in `total`: autograd never visits the layers it needs
         return scaled
@@ -341,6 +349,7 @@ class _Problem:
             if float(skipped) > INERT_FRACTION * float(total + skipped):
                 self.skipped = ()
                 self._restart = True
+                self.best.forget()  # the objective gains a term: earlier values are not comparable
 
     def _style_term(self, features: dict[str, torch.Tensor], layers: Sequence[str]) -> dict[str, torch.Tensor]:
         """E_l per style layer in `layers`: plain Gram loss against the blended target, or guided per region."""
@@ -352,6 +361,9 @@ class _Problem:
 
     def step(self) -> None:
         self.optimizer.step(self.objective)  # L-BFGS clamps to [0, 1] itself
+        if self.diverged:
+            self._go_back_to_best()
+            return
         if self._restart:  # a skipped layer came back: the objective changed
             self._restart = False
             if self.p.optimizer == "lbfgs":  # its curvature pairs describe the old objective; Adam's moments don't
@@ -363,8 +375,42 @@ class _Problem:
         if self.average is not None:
             self.average.update(self.image)
 
+    def _go_back_to_best(self) -> None:
+        """Divergence (artstyle/guard.py): the best iterate, a fresh optimiser (no curvature pairs, no Adam
+        moments) and a fresh average; or, after MAX_RESTARTS, the best iterate and the end of this level."""
+        self.diverged = False
+        if self.best.image is None:  # the very first evaluation was not finite: there is nothing to go back to
+            self.given_up = True
+            return
+        with torch.no_grad():
+            self.image.copy_(self.best.image)
+        if self.best.restarts >= MAX_RESTARTS:
+            self.given_up = True
+            return
+        self.best.restarts += 1
+        self.optimizer = None  # free the old history before the new one is allocated
+        self.optimizer = _make_optimizer(self.p, self.image, self.steps - self.evaluations)
+        if self.average is not None:
+            self.average = _IterateAverage(self.p.ema_decay)
+
+    def finish(self) -> None:
+        """Pick the level's output: the last iterate (or the average, with `ema`) unless the best evaluated
+        iterate's objective is lower. One more forward pass, no backward: the last step's point was never
+        evaluated. Afterwards `losses` are the output's."""
+        candidate = self.result()
+        with torch.no_grad():
+            features = (self.lean if self.skipped else self.model)(candidate)
+            active = [k for k in self.p.style_layers if k not in self.skipped]
+            _, terms = _loss(features, candidate, self.content_targets, self._style_term(features, active), self.p)
+            losses = dict(zip(terms, torch.stack(list(terms.values())).tolist(), strict=True))
+        if self.best.better_than(losses["total"]):
+            candidate, losses = self.best.image, self.best.losses
+        self.chosen, self.losses = candidate, losses
+
     def result(self) -> torch.Tensor:
         """The level's current output: the iterate, or its running average when `ema` is on."""
+        if self.chosen is not None:
+            return self.chosen
         if self.average is not None and self.average.value is not None:
             return self.average.value
         return self.image.detach()
@@ -409,14 +455,19 @@ def _optimise(inputs: _Inputs, p: StyleParams, vgg: VGGWeights, device: torch.de
     )
     problem: _Problem | None = None
     previous: torch.Tensor | None = None
-    step = 0
+    step = restarts = 0
     try:
         for level, (side, count) in enumerate(zip(sides, level_steps, strict=True)):
             problem = _Problem(inputs, side, p, model, device, previous, count, lean=lean)
-            for i in range(1, count + 1):
+            i = 0
+            while i < count:
                 problem.step()
-                step += 1
+                # a level the guard gave up on ends here, at its best iterate
+                advance = count - i if problem.given_up else 1
+                i, step = i + advance, step + advance
                 done = step == total
+                if i == count:
+                    problem.finish()
                 # Previews on step 1 (the user sees a picture after setup + one iteration, not after
                 # preview_every iterations: issue 5's first preview within 2 s), on every preview_every-th
                 # step, and at the end of each level, so even a level shorter than preview_every shows one.
@@ -431,7 +482,9 @@ def _optimise(inputs: _Inputs, p: StyleParams, vgg: VGGWeights, device: torch.de
                     size=(problem.image.shape[-1], problem.image.shape[-2]),
                     level=level,
                     levels=len(sides),
+                    restarts=restarts + problem.best.restarts,
                 )
+            restarts += problem.best.restarts
             previous = problem.result().detach()
             problem = None  # free this level's tensors before the next level allocates its own
     finally:

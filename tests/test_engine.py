@@ -258,7 +258,10 @@ def test_a_deep_style_layer_that_matters_is_put_back(real_weights, tubingen, sta
         )  # fmt: skip
     )
     assert deepest == ["conv4_2"] + ["conv5_1"] * 5
-    assert len(made) == optimisers_made
+    # Adam's first steps from the photo overshoot this objective (conv1_1 alone is a small term) many times
+    # over: the divergence guard restarts it (fresh moments) on top of the put-back's restart count
+    assert len(made) == optimisers_made + events[-1].restarts
+    assert optimizer == "adam" or events[-1].restarts == 0
     assert np.isfinite(events[-1].losses["total"])
     if optimizer == "lbfgs":
         assert made[1][2] == 4  # the steps left after the second

@@ -1,0 +1,58 @@
+"""Never hand back a worse picture: notice a diverging run, go back to its best iterate, restart the optimiser.
+
+Neither optimiser has a line search (Gatys et al. and the PyTorch tutorial take L-BFGS's unit steps; Adam its
+fixed learning rate), so nothing stops a step from making things worse. Normally that is a small, brief
+rise; a run that diverges (issue 15: a reconstruction from noise that climbed from 3.8e6 back to the noise's
+4.8e11) rises by orders of magnitude within a few steps. The guard compares each evaluation's objective, the
+value the loop reads back anyway, against the best one seen, so it adds no host-device sync on CUDA, and keeps
+a device-side copy of the best iterate (one image, copied when the objective improves).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+#: An evaluation this many times the best one seen is divergence. Normal runs stay far below it: in the
+#: stability sweep of tests/test_guard.py and bench/README.md ('guard_cost.py') the largest rise over the best
+#: seen so far was a factor of 1.3 (Adam's first steps from noise); the divergences of issue 15 passed 2 within
+#: two steps and then grew without bound.
+DIVERGENCE_FACTOR = 2.0
+#: Restarts per pyramid level before the guard gives up, stops the level and keeps the best iterate.
+MAX_RESTARTS = 3
+
+
+class BestIterate:
+    """The lowest objective evaluated so far on one level, its iterate and terms, and the restarts made."""
+
+    def __init__(self) -> None:
+        self.loss = math.inf
+        self.losses: dict[str, float] = {}
+        self.image: torch.Tensor | None = None
+        self.restarts = 0
+
+    def diverged(self, losses: dict[str, float], image: torch.Tensor) -> bool:
+        """Record the objective `losses` evaluated at `image`; True if the run is diverging.
+
+        Diverging: a non-finite objective, or one above DIVERGENCE_FACTOR times the best seen.
+        """
+        total = losses["total"]
+        if not math.isfinite(total) or total > DIVERGENCE_FACTOR * self.loss:
+            return True
+        if total < self.loss:
+            self.loss, self.losses = total, dict(losses)
+            with torch.no_grad():
+                if self.image is None:
+                    self.image = image.detach().clone()
+                else:
+                    self.image.copy_(image.detach())
+        return False
+
+    def forget(self) -> None:
+        """The objective changed (a skipped layer came back): earlier values are no longer comparable."""
+        self.loss, self.losses = math.inf, {}
+
+    def better_than(self, total: float) -> bool:
+        """Whether the best iterate's objective is below `total` (always, when `total` is not finite)."""
+        return self.image is not None and not total <= self.loss

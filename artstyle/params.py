@@ -32,6 +32,9 @@ Optimizer = Literal["lbfgs", "adam"]
 Init = Literal["content", "noise", "style"]
 Pooling = Literal["avg", "max"]
 PreserveColor = Literal["luminance", "histogram"]
+#: How an optional choice (preserve_color) spells "no choice" wherever it is typed: the CLI, the app's page and
+#: its API, and `StyleParams` itself, which takes it as None.
+NONE_CHOICE = "none"
 
 MAX_SIZE = 8192  # long side in px; the device-memory check may refuse far less
 MAX_STEPS = 100_000
@@ -113,7 +116,7 @@ class StyleParams:
         metadata=_help(
             "Keep the photo's colours: 'luminance' transfers the painting on luminance only and keeps the "
             "photo's chroma exactly; 'histogram' first recolours the painting to the photo's colour mean and "
-            "covariance (Gatys et al. 2016). None: the painting's colours."
+            "covariance (Gatys et al. 2016). 'none' (None in Python): the painting's colours."
         ),
     )
     style_blend: tuple[float, ...] | None = field(
@@ -184,6 +187,8 @@ class StyleParams:
             raise ValueError("content_layers and style_layers are both empty: name at least one layer")
         if not isinstance(self.device, str) or not _DEVICE_RE.match(self.device):
             raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {self.device!r}")
+        if self.preserve_color == NONE_CHOICE:
+            _set(self, "preserve_color", None)
         if self.preserve_color is not None:
             _check_choice("preserve_color", self.preserve_color, PreserveColor)
         if self.style_blend is not None:

@@ -55,7 +55,7 @@ def device_pool_names() -> list[str]:
         return ["cuda"]  # ZeroGPU lends one GPU per decorated call
     if torch.cuda.is_available():
         return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+    if torch.backends.mps.is_available():
         return ["mps"]
     return ["cpu"]
 

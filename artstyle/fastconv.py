@@ -7,7 +7,7 @@ Winograd transforms and fewer multiplications. Timed layer by layer on the 2-cor
 (bench/README.md, round 3): 1.3-2x faster down to 48x36 px maps with 16+ channels on both sides, slower on
 smaller maps and on conv1_1's 3 RGB channels (round 5), with a relative difference from
 oneDNN of about 1e-5 (float32 rounding, not an approximation of the method); whole iterations in
-`python bench/bench.py`.
+`python -m bench.bench`.
 
 The network is frozen, so the backward pass needs only the gradient with respect to the input. For a
 stride-1, padding-1 3x3 convolution that is itself a 3x3 convolution of the output gradient with the kernel

@@ -160,7 +160,7 @@ class StyleParams:
         metadata=_help(
             "Output an exponential moving average of the iterates (bias-corrected): True for decay "
             f"{DEFAULT_EMA_DECAY}, or a decay in (0, 1). Off by default: measured, it raised the output's "
-            "objective by 4-5% for both optimisers (bench/controls_defaults.py ema 128 30).",
+            "objective by 4-5% for both optimisers (bench/research/controls_defaults.py ema 128 30).",
             parse=lambda text: _parse_ema(text),
             metavar="on|off|DECAY",
         ),

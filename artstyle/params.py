@@ -43,8 +43,9 @@ MAX_LEVELS = 8
 MAX_STYLE_SCALE = 4.0
 #: Decay used by `ema=True`: a bias-corrected average over roughly the last 1 / (1 - decay) = 10 iterates.
 DEFAULT_EMA_DECAY = 0.9
-#: The app's starting (size, steps) per device kind: a pleasing result in about a minute on that kind
-#: (bench/app_time.py). The web app and `python -m artstyle.gallery` both start from these.
+#: The app's starting (size, steps) per device kind: a pleasing result in about a minute on that kind. The web
+#: app and `python -m artstyle.gallery` both start from these.
+# measured: bench/README.md, 'app_time.py'
 APP_DEFAULTS: dict[str, tuple[int, int]] = {"cpu": (256, 85), "mps": (384, 200), "cuda": (512, 300)}
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -63,11 +64,12 @@ class StyleParams:
     """Parameters of one run. Construct with keywords; invalid values raise `ValueError`."""
 
     size: int = field(default=512, metadata=_help("Long side of the output image in pixels."))
+    # measured: bench/README.md, 'bench.py'
     steps: int = field(
         default=300,
         metadata=_help(
             "Optimisation iterations in total. 300: L-BFGS reaches the plain Gatys reference's 300-iteration "
-            "score in about 300 iterations (bench/README.md); more keeps lowering the loss, slowly."
+            "score in about 300 iterations; more keeps lowering the loss, slowly."
         ),
     )
     content_weight: float = field(
@@ -155,12 +157,13 @@ class StyleParams:
             metavar="N1,N2,...",
         ),
     )
+    # measured: bench/README.md, 'research/controls_defaults.py'
     ema: bool | float = field(
         default=False,
         metadata=_help(
             "Output an exponential moving average of the iterates (bias-corrected): True for decay "
-            f"{DEFAULT_EMA_DECAY}, or a decay in (0, 1). Off by default: measured, it raised the output's "
-            "objective by 4-5% for both optimisers (bench/research/controls_defaults.py ema 128 30).",
+            f"{DEFAULT_EMA_DECAY}, or a decay in (0, 1). Off by default: it raised the output's "
+            "objective by 4-5% for both optimisers.",
             parse=lambda text: _parse_ema(text),
             metavar="on|off|DECAY",
         ),

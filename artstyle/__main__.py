@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from .engine import stylize_iter
 from .metadata import run_settings, save_png
-from .params import StyleParams
+from .params import NONE_CHOICE, StyleParams
 from .weights import ENV_WEIGHTS, WeightsError
 
 
@@ -35,9 +35,10 @@ def _option_type(annotation: Any) -> tuple[Any, dict[str, Any]]:
     if origin in (typing.Union, types.UnionType):  # Optional[X]: the non-None member
         inner = [a for a in get_args(annotation) if a is not type(None)]
         kind, extra = _option_type(inner[0])
-        if "choices" in extra:  # Optional[Literal]: 'none' is one more choice
-            extra = {"choices": (*extra["choices"], None), "metavar": "{" + ",".join((*extra["choices"], "none")) + "}"}
-        return (lambda text: None if text.lower() == "none" else kind(text)), extra
+        if "choices" in extra:  # Optional[Literal]: NONE_CHOICE is one more choice
+            choices = (*extra["choices"], NONE_CHOICE)
+            extra = {"choices": (*extra["choices"], None), "metavar": "{" + ",".join(choices) + "}"}
+        return (lambda text: None if text.lower() == NONE_CHOICE else kind(text)), extra
     if origin is tuple:
         return (lambda text: tuple(x for x in text.split(",") if x)), {"metavar": "A,B,..."}
     return annotation, {}

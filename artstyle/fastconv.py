@@ -3,11 +3,10 @@
 Every iteration of Gatys et al.'s method is one forward and one backward pass through VGG19's 3x3
 convolutions, and on a CPU that is all the time there is. PyTorch runs them with oneDNN's direct algorithm;
 NNPACK, which PyTorch ships but only picks for batches of 16 or more, computes the same convolution with
-Winograd transforms and fewer multiplications. Timed layer by layer on the 2-core AVX2 machine at 384x288 px
-(bench/README.md, round 3): 1.3-2x faster down to 48x36 px maps with 16+ channels on both sides, slower on
-smaller maps and on conv1_1's 3 RGB channels (round 5), with a relative difference from
-oneDNN of about 1e-5 (float32 rounding, not an approximation of the method); whole iterations in
-`python bench/bench.py`.
+Winograd transforms and fewer multiplications. On a CPU it is faster than oneDNN on large enough maps with
+enough channels on both sides and slower on small maps and on conv1_1's 3 RGB channels, so each layer goes to
+the faster one; the two differ by float32 rounding (relative ~1e-5), not by an approximation of the method.
+(measured: bench/README.md, 'conv_layers.py')
 
 The network is frozen, so the backward pass needs only the gradient with respect to the input. For a
 stride-1, padding-1 3x3 convolution that is itself a 3x3 convolution of the output gradient with the kernel
@@ -22,11 +21,11 @@ import torch
 import torch.nn.functional as F
 
 #: Smallest feature map (H * W) on which NNPACK beat oneDNN on the benchmark machine (48x36 won, 24x18 lost).
+# measured: bench/README.md, 'conv_layers.py'
 MIN_WINOGRAD_PIXELS = 1024
 #: Fewest input or output channels for which NNPACK pays. With 3 (conv1_1, RGB in; its input gradient, RGB
-#: out) the Winograd transforms are all the work: at 384x288 the input gradient took 33-36 ms on NNPACK against
-#: oneDNN's 14-18 (the forward pass is a toss-up), and whole iterations got 4-7 % faster with conv1_1 on oneDNN
-#: both ways (bench/README.md, round 5; `bench/conv_layers.py` times each layer).
+#: out) the Winograd transforms are all the work, so conv1_1 goes to oneDNN both ways.
+# measured: bench/README.md, 'conv_layers.py'
 MIN_WINOGRAD_CHANNELS = 16
 
 

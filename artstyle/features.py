@@ -23,7 +23,8 @@ _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 # torchvision's VGG was trained on RGB 0-1 images standardised by ImageNet's statistics.
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
-_POOL_AFTER = {"conv1_2", "conv2_2", "conv3_4", "conv4_4"}  # conv5_4's pool is never needed
+#: The convolutions followed by a 2x2 pool (conv5_4's pool is never needed).
+POOL_AFTER = {"conv1_2", "conv2_2", "conv3_4", "conv4_4"}
 
 
 class InputNormalization(nn.Module):
@@ -100,7 +101,7 @@ class VGGFeatures(nn.Module):
             x = F.relu_(frozen_conv3x3(x, conv.weight, conv.bias, flipped))
             if name in wanted:
                 out[name] = x
-            if name in _POOL_AFTER and name != self.names[-1]:
+            if name in POOL_AFTER and name != self.names[-1]:
                 x = F.avg_pool2d(x, 2, ceil_mode=True) if self.pooling == "avg" else F.max_pool2d(x, 2, ceil_mode=True)
         return out
 

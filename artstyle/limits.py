@@ -5,15 +5,11 @@ OOM killer ends the whole process (a server, for the app) without a word. So the
 run's peak memory from its pixel count and refuses, with the largest size that would fit, when the
 device has not got it.
 
-The estimate is measured, not derived: `bench/memory_per_pixel.py` runs VGG19 style transfer (conv1_1
-... conv5_1, float32) at several sizes in fresh processes and fits peak RSS = fixed + k * pixels. With
-torch 2.14 on CPU, k was 2.3 KB (L-BFGS) to 2.6 KB (Adam) per output pixel at 128-384 px with oneDNN's
-convolutions. NNPACK's Winograd convolutions (artstyle/fastconv.py) add transform buffers and the flipped
-kernels of the backward pass: `bench/bench.py`'s memory section then measured 420-428, 947-983 and
-2556-2568 MB for 3 iterations at 256, 512 and 1024 px (two runs), which 3.5 KB per pixel plus 320 MB covers
-(1.17, 1.02, 1.20 x).
-L-BFGS also keeps `history_size` pairs of image-sized float32 vectors (24 bytes per pixel per pair)
-once it has run that many iterations, which the 3-step measurement cannot see: added separately.
+The estimate is measured, not derived: peak memory is fitted as fixed + k * pixels over runs at several sizes
+in fresh processes, and rounded up. NNPACK's Winograd convolutions (artstyle/fastconv.py) add transform buffers
+and the flipped kernels of the backward pass to what the network alone needs. L-BFGS also keeps `history_size`
+pairs of image-sized float32 vectors (24 bytes per pixel per pair) once it has run that many iterations, which
+a 3-step measurement cannot see: added separately.
 """
 
 from __future__ import annotations
@@ -26,13 +22,14 @@ import torch
 from . import lbfgs
 from .params import StyleParams
 
-#: Activations, their gradients, convolution workspaces, the image and its optimiser state, per output pixel
-#: (measured, rounded up).
+#: Activations, their gradients, convolution workspaces, the image and its optimiser state, per output pixel.
+# measured: bench/README.md, 'memory_per_pixel.py'
 BYTES_PER_PIXEL = 3584
 #: Per L-BFGS history pair: two (1, 3, H, W) float32 vectors.
 LBFGS_BYTES_PER_PIXEL_PER_PAIR = 2 * 3 * 4
 #: The network's convolutions and their flipped copies for the backward pass (~85 MB), NNPACK's transformed
 #: kernels and working buffers not proportional to pixels.
+# measured: bench/README.md, 'memory_per_pixel.py' and 'bench.py' (memory)
 FIXED_BYTES = 320 * 2**20
 #: Never plan to use more than this share of what is free: other allocations and fragmentation need room.
 HEADROOM = 0.8

@@ -32,6 +32,9 @@ Optimizer = Literal["lbfgs", "adam"]
 Init = Literal["content", "noise", "style"]
 Pooling = Literal["avg", "max"]
 PreserveColor = Literal["luminance", "histogram"]
+#: How an optional choice (preserve_color) spells "no choice" wherever it is typed: the CLI, the app's page and
+#: its API, and `StyleParams` itself, which takes it as None.
+NONE_CHOICE = "none"
 
 MAX_SIZE = 8192  # long side in px; the device-memory check may refuse far less
 MAX_STEPS = 100_000
@@ -40,8 +43,9 @@ MAX_LEVELS = 8
 MAX_STYLE_SCALE = 4.0
 #: Decay used by `ema=True`: a bias-corrected average over roughly the last 1 / (1 - decay) = 10 iterates.
 DEFAULT_EMA_DECAY = 0.9
-#: The app's starting (size, steps) per device kind: a pleasing result in about a minute on that kind
-#: (bench/app_time.py). The web app and `python -m artstyle.gallery` both start from these.
+#: The app's starting (size, steps) per device kind: a pleasing result in about a minute on that kind. The web
+#: app and `python -m artstyle.gallery` both start from these.
+# measured: bench/README.md, 'app_time.py'
 APP_DEFAULTS: dict[str, tuple[int, int]] = {"cpu": (256, 85), "mps": (384, 200), "cuda": (512, 300)}
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -60,11 +64,12 @@ class StyleParams:
     """Parameters of one run. Construct with keywords; invalid values raise `ValueError`."""
 
     size: int = field(default=512, metadata=_help("Long side of the output image in pixels."))
+    # measured: bench/README.md, 'bench.py'
     steps: int = field(
         default=300,
         metadata=_help(
             "Optimisation iterations in total. 300: L-BFGS reaches the plain Gatys reference's 300-iteration "
-            "score in about 300 iterations (bench/README.md); more keeps lowering the loss, slowly."
+            "score in about 300 iterations; more keeps lowering the loss, slowly."
         ),
     )
     content_weight: float = field(
@@ -113,7 +118,7 @@ class StyleParams:
         metadata=_help(
             "Keep the photo's colours: 'luminance' transfers the painting on luminance only and keeps the "
             "photo's chroma exactly; 'histogram' first recolours the painting to the photo's colour mean and "
-            "covariance (Gatys et al. 2016). None: the painting's colours."
+            "covariance (Gatys et al. 2016). 'none' (None in Python): the painting's colours."
         ),
     )
     style_blend: tuple[float, ...] | None = field(
@@ -152,12 +157,13 @@ class StyleParams:
             metavar="N1,N2,...",
         ),
     )
+    # measured: bench/README.md, 'research/controls_defaults.py'
     ema: bool | float = field(
         default=False,
         metadata=_help(
             "Output an exponential moving average of the iterates (bias-corrected): True for decay "
-            f"{DEFAULT_EMA_DECAY}, or a decay in (0, 1). Off by default: measured, it raised the output's "
-            "objective by 4-5% for both optimisers (bench/controls_defaults.py ema 128 30).",
+            f"{DEFAULT_EMA_DECAY}, or a decay in (0, 1). Off by default: it raised the output's "
+            "objective by 4-5% for both optimisers.",
             parse=lambda text: _parse_ema(text),
             metavar="on|off|DECAY",
         ),
@@ -184,6 +190,8 @@ class StyleParams:
             raise ValueError("content_layers and style_layers are both empty: name at least one layer")
         if not isinstance(self.device, str) or not _DEVICE_RE.match(self.device):
             raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {self.device!r}")
+        if self.preserve_color == NONE_CHOICE:
+            _set(self, "preserve_color", None)
         if self.preserve_color is not None:
             _check_choice("preserve_color", self.preserve_color, PreserveColor)
         if self.style_blend is not None:

@@ -1,6 +1,6 @@
 """Wall time of one run through the app's `/stylize` API, as a user's client sees it (calibrates app.py's estimate).
 
-    PYTHONPATH=. python bench/app_time.py [--size 256] [--steps 100]
+    python -m bench.app_time [--size 256] [--steps 100]
 
 Launches the app in this process (real weights and presets from ../shared), submits Tübingen x The Starry Night
 with gradio_client and times the call to its final PNG. Client and server share this process (and its GIL), so
@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:

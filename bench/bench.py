@@ -4,9 +4,9 @@ Prints ONE JSON object. Timings interleave artstyle and the reference (A/B, B/A,
 ratios, so a busy machine slows both alike. Run from the repository root, with ../shared present (or
 $ARTSTYLE_SHARED pointing at a folder of the same layout, e.g. the .gpu_carry/ of bench/gpu_prepare.sh):
 
-    python bench/bench.py            # full: 256/512 px speed, 384 px x 300 iterations quality, 256-1024 px memory
-    python bench/bench.py --quick    # the same JSON at small sizes, under a minute on 2 idle cores
-    python bench/bench.py --device cuda
+    python -m bench.bench            # full: 256/512 px speed, 384 px x 300 iterations quality, 256-1024 px memory
+    python -m bench.bench --quick    # the same JSON at small sizes, under a minute on 2 idle cores
+    python -m bench.bench --device cuda
 """
 
 from __future__ import annotations
@@ -24,16 +24,13 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+import artstyle
+from artstyle.limits import estimate_bytes
+from artstyle.params import StyleParams
+from bench import reference
+from bench.evaluate import Evaluator
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
-
-import reference  # noqa: E402
-from evaluate import Evaluator  # noqa: E402
-
-import artstyle  # noqa: E402
-from artstyle.limits import estimate_bytes  # noqa: E402
-from artstyle.params import StyleParams  # noqa: E402
 
 SHARED = Path(os.environ.get("ARTSTYLE_SHARED", HERE.parent.parent / "shared"))  # as tests/conftest.py
 WEIGHTS = SHARED / "models" / "vgg19-caffe-features-fp16.safetensors"
@@ -293,8 +290,8 @@ def _proc_status(key: str) -> int:
 def memory_runs(cfg: dict, device: torch.device) -> dict:
     out = {}
     for size in cfg["memory_sizes"]:
-        cmd = [sys.executable, __file__, "--memory-child", str(size), "--device", str(device)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        cmd = [sys.executable, "-m", "bench.bench", "--memory-child", str(size), "--device", str(device)]
+        proc = subprocess.run(cmd, cwd=HERE.parent, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             out[str(size)] = {"error": proc.stderr.strip().splitlines()[-1:]}
         else:

@@ -4,7 +4,7 @@ Prints one JSON object: per layer, milliseconds and effective GFLOP/s (direct-co
 each backend, and which one `fastconv.winograd_usable` picks. This is the measurement behind fastconv's
 MIN_WINOGRAD_PIXELS and MIN_WINOGRAD_CHANNELS (bench/README.md, rounds 3 and 5).
 
-    PYTHONPATH=. python bench/conv_layers.py --size 384
+    python -m bench.conv_layers --size 384
 """
 
 from __future__ import annotations
@@ -15,20 +15,15 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
-
-import artstyle  # noqa: E402
-import bench as B  # noqa: E402
-from artstyle import fastconv  # noqa: E402
-from artstyle.features import _POOL_AFTER  # noqa: E402
-from artstyle.params import VGG19_LAYERS  # noqa: E402
+import artstyle
+from artstyle import fastconv
+from artstyle.features import POOL_AFTER
+from artstyle.params import VGG19_LAYERS
+from bench import bench as B
 
 
 def _ms(fn: Callable[[], torch.Tensor], repeats: int) -> float:
@@ -76,7 +71,7 @@ def main() -> None:
         out["layers"][name] = _time_layer(weight.float().contiguous(), bias.float(), h, w, args.repeats)
         if name == args.depth:
             break
-        if name in _POOL_AFTER:  # the network's own 2x2 pools, ceil mode
+        if name in POOL_AFTER:  # the network's own 2x2 pools, ceil mode
             h, w = (h + 1) // 2, (w + 1) // 2
     print(json.dumps(out, indent=1))
 

@@ -10,8 +10,8 @@ again last, so drift on the machine shows. A switch `pays` when it is at least 3
 `keeps_result` when its score is within 1 % of the baseline's. Run from the repository root, with ../shared (or
 $ARTSTYLE_SHARED) present:
 
-    python bench/cuda_switches.py                       # CUDA: 512 px speed, 384 px x 300 quality
-    python bench/cuda_switches.py --device cpu --size 64 --iters 2 --quality-size 64 --quality-steps 5 \\
+    python -m bench.cuda_switches                       # CUDA: 512 px speed, 384 px x 300 quality
+    python -m bench.cuda_switches --device cpu --size 64 --iters 2 --quality-size 64 --quality-steps 5 \\
         --configs baseline,all                          # a check that it runs (the switches are no-ops on CPU)
 """
 
@@ -30,16 +30,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
+import artstyle
+from artstyle.cuda_tuning import ENV
+from bench import reference
+from bench.bench import CONTENT, STYLE, WEIGHTS, sync
+from bench.evaluate import Evaluator
 
-import reference  # noqa: E402
-from evaluate import Evaluator  # noqa: E402
-
-import artstyle  # noqa: E402
-from artstyle.cuda_tuning import ENV  # noqa: E402
-from bench import CONTENT, STYLE, WEIGHTS, sync  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 CONFIGS = ("baseline", *ENV, "all")
 FASTER = 1.03  # a switch pays from 3 % less time per iteration
@@ -86,10 +83,10 @@ def child(args: argparse.Namespace) -> None:
 
 
 def run_config(config: str, args: argparse.Namespace, png: Path) -> dict:
-    cmd = [sys.executable, __file__, "--child", "--child-png", str(png), "--device", args.device,
+    cmd = [sys.executable, "-m", "bench.cuda_switches", "--child", "--child-png", str(png), "--device", args.device,
            "--size", str(args.size), "--iters", str(args.iters), "--quality-size", str(args.quality_size),
            "--quality-steps", str(args.quality_steps)]  # fmt: skip
-    proc = subprocess.run(cmd, env=child_env(config), capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, cwd=ROOT, env=child_env(config), capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-3:]}
     out = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -1,6 +1,6 @@
 """How far the app's time estimate is from the wall time of the runs it estimates (webapp/estimate.py).
 
-    PYTHONPATH=. python bench/estimate_error.py [--cases 256x85,384x60,192x120]
+    python -m bench.estimate_error [--cases 256x85,384x60,192x120]
 
 Launches the app in this process (real weights and presets from ../shared), waits for its start-up probe, then
 for each case reads the estimate the page shows for Tübingen at that size and steps, and times the same run
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +20,6 @@ from pathlib import Path
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from PIL import Image
-from reference import Net
+
+from bench.reference import Net
 
 CONTENT_LAYER = "conv4_2"
 STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")

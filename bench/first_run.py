@@ -1,6 +1,6 @@
 """A first run's download: artstyle's ranged fetch of VGG19's convolutions against a full download (issue 16).
 
-    PYTHONPATH=. python bench/first_run.py [--rate-mb 10]
+    python -m bench.first_run [--rate-mb 10]
 
 Serves a file laid out like timm's `vgg19.tv_in1k/model.safetensors` (574.7 MB, tests/fake_hub.py) on localhost,
 capped at --rate-mb MB/s per connection if given (a user's link; 0: as fast as loopback goes), and times, each in
@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read by huggingface_hub at import
 
 

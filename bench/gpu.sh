@@ -56,7 +56,7 @@ print(f"collect-only exit {int(rc)}; gradio-like modules imported: {banned or 'n
 sys.exit(0 if rc == 0 and not banned else 1)
 EOF
 tail -1 "$out/collect.txt"
-python -c "import sys; sys.path[:0] = ['bench', '.']; import bench, cuda_switches, gpu_largest" || fail=1
+python -c "import bench.bench, bench.cuda_switches, bench.gpu_largest" || fail=1
 if ((fail)); then
     echo "gpu.sh: the checks above failed"
     exit 1
@@ -98,13 +98,13 @@ print(json.dumps({'torch': torch.__version__, 'cuda': torch.version.cuda, 'cudnn
     'python': platform.python_version(), 'device': p.name, 'capability': list(torch.cuda.get_device_capability(0)),
     'total_mb': p.total_memory // 2**20, 'free_mb': torch.cuda.mem_get_info(0)[0] // 2**20}))"
 part pytest-cuda 60 pytest-cuda.txt "${pyt[@]}" --junitxml="$out/pytest-cuda.xml" tests/test_cuda.py
-part wall 75 wall.json python bench/bench.py --device cuda --skip speed,ttq,preview,memory --wall 512,500
-part switches 150 switches.json python bench/cuda_switches.py --device cuda --size 512 --iters 20 \
+part wall 75 wall.json python -m bench.bench --device cuda --skip speed,ttq,preview,memory --wall 512,500
+part switches 150 switches.json python -m bench.cuda_switches --device cuda --size 512 --iters 20 \
     --quality-size 384 --quality-steps 300 --out "$out/switches"
-part speed 120 speed.json python bench/bench.py --device cuda --speed-sizes 512,1024 --ttq-size 384 \
+part speed 120 speed.json python -m bench.bench --device cuda --speed-sizes 512,1024 --ttq-size 384 \
     --ttq-steps 300 --skip memory
-part memory 45 memory.json python bench/bench.py --device cuda --skip speed,ttq,preview --memory-sizes 512,1024,2048
-part largest 75 largest.json python bench/gpu_largest.py --device cuda
+part memory 45 memory.json python -m bench.bench --device cuda --skip speed,ttq,preview --memory-sizes 512,1024,2048
+part largest 75 largest.json python -m bench.gpu_largest --device cuda
 part pytest-lib 100 pytest-lib.txt "${pyt[@]}" -m "not slow and not browser" --junitxml="$out/pytest-lib.xml" \
     "${lib_tests[@]}"
 

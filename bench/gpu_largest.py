@@ -6,29 +6,23 @@ bypassed), each for --iterations iterations of a run with the default steps (on 
 allocated whole at the start, so a short run holds a full run's memory), until one runs out of memory:
 peak `max_memory_allocated` and seconds per iteration of each. Run from the repository root:
 
-    python bench/gpu_largest.py                  # CUDA only; says "no CUDA" and exits 0 without one
+    python -m bench.gpu_largest                  # CUDA only; says "no CUDA" and exits 0 without one
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import torch
 from PIL import Image
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
-
-import artstyle  # noqa: E402
-import artstyle.engine  # noqa: E402
-from artstyle import limits  # noqa: E402
-from artstyle.params import MAX_SIZE, StyleParams  # noqa: E402
-from bench import CONTENT, STYLE, WEIGHTS, dims  # noqa: E402
+import artstyle
+import artstyle.engine
+from artstyle import limits
+from artstyle.params import MAX_SIZE, StyleParams
+from bench.bench import CONTENT, STYLE, WEIGHTS, dims
 
 
 def try_size(ctx: dict, size: int, iterations: int) -> dict:

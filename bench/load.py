@@ -1,6 +1,6 @@
 """Load and cancel-storm figures for the app (issue 6), printed as JSON.
 
-    PYTHONPATH=. python bench/load.py [--jobs 8] [--cancels 20] [--queue 16]
+    python -m bench.load [--jobs 8] [--cancels 20] [--queue 16]
 
 Launches the app in this process (so its RSS, CPU time and run counter can be read), then, through
 gradio_client: one warm-up job (baseline RSS), `--jobs` concurrent jobs at 64x48 px and 3 steps (each
@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared"
 
 

@@ -1,7 +1,7 @@
 """Peak memory of one style-transfer run against its pixel count, on CPU: the data behind artstyle/limits.py.
 
 Each size runs in a fresh process (peak RSS is per process). Prints one JSON line per run and a fit
-bytes = fixed + per_pixel * pixels.  Usage: PYTHONPATH=. python bench/memory_per_pixel.py [SIZES...]
+bytes = fixed + per_pixel * pixels.  Usage: python -m bench.memory_per_pixel [SIZES...]
 """
 
 from __future__ import annotations

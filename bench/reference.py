@@ -20,7 +20,7 @@ content sum 1/2 sum (F-P)^2 has N*M = 512 * 512^2/64 terms there, so 1/2 sum = 2
 which L-BFGS still handles badly in float32, so the closure divides it by a fixed constant: its value at the
 first evaluation. A constant factor changes neither the minimiser nor L-BFGS's steps after the first.
 
-Run: `python bench/reference.py CONTENT STYLE -o out.png --size 384 --steps 300`.
+Run: `python -m bench.reference CONTENT STYLE -o out.png --size 384 --steps 300`.
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def run(
 
     `on_step(iteration, image)` is called after every closure evaluation (the tutorial's counter).
     `init` (1, 3, h, w) in [0, 1] starts from that image, resized to the content's size, instead of the content
-    (bench/explore.py uses it to prototype coarse-to-fine).
+    (bench/research/explore.py uses it to prototype coarse-to-fine).
     """
     content_t = image_to_tensor(content, size, device)
     style_t = image_to_tensor(style, size, device)

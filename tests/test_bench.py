@@ -12,7 +12,6 @@ from PIL import Image
 import artstyle
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
 WEIGHTS = ROOT.parent / "shared" / "models" / "vgg19-caffe-features-fp16.safetensors"
 CONTENT = ROOT.parent / "shared" / "images" / "content" / "tubingen.jpg"
 STYLE = ROOT.parent / "shared" / "images" / "styles" / "starry_night.jpg"
@@ -20,7 +19,7 @@ needs_shared = pytest.mark.skipif(not WEIGHTS.is_file(), reason=f"needs the shar
 
 
 def test_flop_count_matches_vgg19_at_224():
-    import bench
+    from bench import bench
 
     # VGG19's convolutions up to conv5_1 at 224x224: 18.13 GMAC forward (the 16 convs are 19.5 GMAC, the
     # three after conv5_1 1.39). Forward + input-gradient backward = 4 FLOPs per MAC, plus the Gram matrices.
@@ -31,9 +30,8 @@ def test_flop_count_matches_vgg19_at_224():
 @needs_shared
 def test_reference_network_matches_artstyle_features():
     """Two independent readings of the Caffe weights and their input convention agree."""
-    import reference
-
     from artstyle.features import VGGFeatures
+    from bench import reference
 
     x = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(0))
     ours = VGGFeatures(artstyle.load_weights(str(WEIGHTS)), ["conv1_1", "conv4_2", "conv5_1"])(x)
@@ -44,8 +42,8 @@ def test_reference_network_matches_artstyle_features():
 
 @needs_shared
 def test_reference_improves_and_evaluator_is_calibrated_on_it():
-    import reference
-    from evaluate import Evaluator
+    from bench import reference
+    from bench.evaluate import Evaluator
 
     cpu = torch.device("cpu")
     net = reference.Net(str(WEIGHTS), cpu)
@@ -60,13 +58,12 @@ def test_reference_improves_and_evaluator_is_calibrated_on_it():
     assert evaluator.score(content) > 1.2
 
 
-def _run_bench_script(*args: str) -> dict:
+def _run_bench_script(module: str, *args: str) -> dict:
+    """`python -m MODULE ARGS...` from the repository root, as bench/README.md runs every script."""
     import json
-    import os
     import subprocess
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
 
@@ -75,7 +72,7 @@ def _run_bench_script(*args: str) -> dict:
 def test_conv_layers_script_times_both_backends_and_shows_the_pick():
     if not torch.backends.nnpack.is_available():
         pytest.skip("this PyTorch build has no NNPACK")
-    out = _run_bench_script("bench/conv_layers.py", "--size", "64", "--depth", "conv2_1", "--repeats", "1")
+    out = _run_bench_script("bench.conv_layers", "--size", "64", "--depth", "conv2_1", "--repeats", "1")
     assert list(out["layers"]) == ["conv1_1", "conv1_2", "conv2_1"]
     conv1_1, conv1_2, conv2_1 = out["layers"].values()
     assert conv1_1["channels"] == [3, 64] and conv1_1["picked_input_grad"] == "onednn"  # 3 channels: oneDNN
@@ -86,7 +83,7 @@ def test_conv_layers_script_times_both_backends_and_shows_the_pick():
 
 @needs_shared
 def test_extrapolate_script_scores_points_off_the_path():
-    out = _run_bench_script("bench/extrapolate.py", "--size", "48", "--steps", "70")
+    out = _run_bench_script("bench.research.extrapolate", "--size", "48", "--steps", "70")
     assert out["score_at"]["70"] == 1.0 and out["score_at"]["30"] > 1.0  # the run itself improves
     assert {(r["k"], r["d"]) for r in out["extrapolated"]} == {(60, 10), (60, 30)}
     assert all(r["score"] > 0 for r in out["extrapolated"])

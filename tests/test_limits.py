@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -105,7 +104,8 @@ def test_cgroup_v1_and_missing_files(tmp_path: Path):
 @pytest.mark.skipif(not REAL_WEIGHTS.is_file(), reason=f"real VGG19 weights expected at {REAL_WEIGHTS}")
 def test_estimate_bounds_a_real_run():
     """Regression guard: a real run's peak memory (fresh process) stays under the estimate the cap uses."""
-    child = runpy.run_path(str(ROOT / "bench" / "memory_per_pixel.py"))["CHILD"]
+    from bench.memory_per_pixel import CHILD as child
+
     proc = subprocess.run(
         [sys.executable, "-c", child, "192", "lbfgs", str(REAL_WEIGHTS)],
         capture_output=True,

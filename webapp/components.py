@@ -12,8 +12,7 @@ from PIL import Image
 
 from artstyle import VGG19_LAYERS, StyleParams
 from artstyle.images import MAX_INPUT_PIXELS
-
-from .requests import NONE_CHOICE
+from artstyle.params import NONE_CHOICE
 
 PARAM_FIELDS = {f.name: f for f in dataclasses.fields(StyleParams)}
 

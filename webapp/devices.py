@@ -31,7 +31,8 @@ class DeviceProfile:
 
 PROFILES: dict[str, DeviceProfile] = {
     # CPU: converting every step's image costs ~1 ms against ~0.5 s of optimisation, and lets the API stream
-    # (and notice a cancel) at the throttle's pace. bench/app_time.py measured the time per Mpx-iteration.
+    # (and notice a cancel) at the throttle's pace. The time per Mpx-iteration: measured, bench/README.md,
+    # 'app_time.py'.
     "cpu": DeviceProfile(*APP_DEFAULTS["cpu"], 1024, 14.0, 96, 40, preview_every=1),
     # GPUs: converting every step would stall the device; about 50 previews a run.
     "mps": DeviceProfile(*APP_DEFAULTS["mps"], 1536, 1.5, 128, 100, preview_every=0),
@@ -55,7 +56,7 @@ def device_pool_names() -> list[str]:
         return ["cuda"]  # ZeroGPU lends one GPU per decorated call
     if torch.cuda.is_available():
         return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+    if torch.backends.mps.is_available():
         return ["mps"]
     return ["cpu"]
 

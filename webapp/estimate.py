@@ -20,9 +20,9 @@ from .devices import DevicePool, profile
 
 log = logging.getLogger(__name__)
 
-#: Iteration time grows more slowly than the pixel count (fixed costs, better-filled kernels): 0.61 s at
-#: 256x192 and 1.74 s at 512x384 on 2 CPU cores is 2.85x for 4x the pixels, an exponent of 0.76
-#: (bench/README.md, per-iteration figures). Between two measurements the nearer one is scaled by it.
+#: Iteration time grows more slowly than the pixel count (fixed costs, better-filled kernels): between two
+#: measurements the nearer one is scaled by (pixels / its pixels) ** PIXEL_EXPONENT.
+# measured: bench/README.md, 'bench.py' (per iteration at 256 and 512 px)
 PIXEL_EXPONENT = 0.8
 PROBE_SIZE = 192
 PROBE_STEPS = 3

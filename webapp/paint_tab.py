@@ -12,13 +12,14 @@ import pandas as pd
 from PIL import Image
 
 from artstyle import Progress
+from artstyle.params import NONE_CHOICE
 from artstyle.presets import Preset, PresetStatus
 
 from .components import PARAM_FIELDS, control_for, editable, extra_kwargs, name_errors, photo_input
 from .devices import profile
 from .estimate import duration
 from .paintings import example_rows, preset_gallery, unavailable_note
-from .requests import BLEND_DEFAULT, NONE_CHOICE, STRENGTH_DEFAULT, Inputs, SecondPainting, as_int, drawn_mask, prepare
+from .requests import BLEND_DEFAULT, STRENGTH_DEFAULT, Inputs, SecondPainting, as_int, drawn_mask, prepare
 from .runs import Final, Preview, RunEvent, Runner
 
 # Controls on the main panel or set by the app itself; every other StyleParams field goes under "Advanced".

@@ -21,8 +21,6 @@ from .devices import DeviceBusy, preview_every_for
 STRENGTH_DEFAULT = 5.0
 STRENGTH_DECADES_PER_UNIT = 0.4  # strength 0 ... 10 spans style_weight/100 ... style_weight*100
 BLEND_DEFAULT = 0.5
-#: How an optional choice (e.g. preserve_color) spells "None", in the UI as in the CLI.
-NONE_CHOICE = "none"
 
 
 def sentence(exc: BaseException) -> str:
@@ -52,11 +50,6 @@ def as_int(name: str, value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise ValueError(f"{name} must be a whole number, got {value!r}")
-
-
-def optional_choice(value: Any) -> Any:
-    """An optional choice as the library takes it: the "none" choice (or nothing) is None."""
-    return None if value is None or value == NONE_CHOICE else value
 
 
 def resolve_style(style: str | None, preset: str | None, *, which: str = "") -> tuple[Image.Image, Preset | None]:

@@ -1,35 +1,28 @@
 """Is L-BFGS's slow tail a straight drift that extrapolation could skip? (issue 5, bench/README.md round 5)
 
-Minimises the objective of bench/optimizers.py with artstyle's L-BFGS (the engine's clamp to [0, 1]) for N
+Minimises the objective of bench/research/optimizers.py with artstyle's L-BFGS (the engine's clamp to [0, 1]) for N
 iterations, keeping every 10th iterate, then scores x_k + t (x_k - x_{k-d}) for a few k, d and t (t = -0.5: the
 midpoint of the two) and says which iteration of the run itself first reached that value. If the tail were a
 drift, t = 2 would land near iteration k + 2d; it lands far behind k: the iterates curve, so no extrapolation or
 momentum on top of L-BFGS pays.
 
-    PYTHONPATH=. python bench/extrapolate.py --size 192 --steps 300
+    python -m bench.research.extrapolate --size 192 --steps 300
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
 import torch
+from PIL import Image
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
-
-from optimizers import Objective  # noqa: E402
-from PIL import Image  # noqa: E402
-
-import artstyle  # noqa: E402
-import bench as B  # noqa: E402
-from artstyle.features import VGGFeatures  # noqa: E402
-from artstyle.lbfgs import LBFGS  # noqa: E402
-from artstyle.params import PAPER_STYLE_LAYERS  # noqa: E402
+import artstyle
+from artstyle.features import VGGFeatures
+from artstyle.lbfgs import LBFGS
+from artstyle.params import PAPER_STYLE_LAYERS
+from bench import bench as B
+from bench.research.optimizers import Objective
 
 
 def trajectory(objective: Objective, steps: int) -> tuple[list[float], dict[int, torch.Tensor]]:

@@ -3,8 +3,8 @@
 Shows which layers drive the optimisation with VGG19's published weights (bench/README.md, round 4): conv4_1's
 Gram term dominates, conv5_1's is ~1e-5 of it (the reason artstyle skips conv5_1 while it is inert).
 
-    PYTHONPATH=. python bench/terms.py --size 384
-    PYTHONPATH=. python bench/terms.py --size 256 --content ../shared/images/content/chicago.jpg \\
+    python -m bench.research.terms --size 384
+    python -m bench.research.terms --size 256 --content ../shared/images/content/chicago.jpg \\
         --style ../shared/images/styles/the_scream.jpg
 """
 
@@ -12,22 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
 from PIL import Image
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
-
-from optimizers import UNIT, Objective  # noqa: E402
-
-import artstyle  # noqa: E402
-import bench as B  # noqa: E402
-from artstyle.features import VGGFeatures  # noqa: E402
-from artstyle.params import PAPER_STYLE_LAYERS  # noqa: E402
+import artstyle
+from artstyle.features import VGGFeatures
+from artstyle.params import PAPER_STYLE_LAYERS
+from bench import bench as B
+from bench.research.optimizers import UNIT, Objective
 
 
 def main() -> None:

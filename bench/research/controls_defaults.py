@@ -4,7 +4,7 @@
 - scales: time to the first preview and the output's objective, single level vs a pyramid, equal steps.
 
 The output's objective is evaluated on the 8-bit result at full size in the paper's units (lower is better).
-Usage: ARTSTYLE_WEIGHTS=... PYTHONPATH=. python bench/controls_defaults.py [ema|scales] SIZE STEPS
+Usage: ARTSTYLE_WEIGHTS=... python -m bench.research.controls_defaults [ema|scales] SIZE STEPS
 """
 
 from __future__ import annotations

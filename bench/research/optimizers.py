@@ -6,7 +6,7 @@ with each configuration and reports the evaluations it needed to get there. Eval
 configuration costs the same per evaluation, so the count does not depend on the machine's load. One thread,
 so two of these can run side by side on two cores.
 
-    PYTHONPATH=. python bench/optimizers.py --size 128 --steps 300 '{}' '{"clamp":"param"}' '{"line_search":true}'
+    python -m bench.research.optimizers --size 128 --steps 300 '{}' '{"clamp":"param"}' '{"line_search":true}'
 
 A configuration is a JSON object:
     clamp        "graph" (x = clamp(content + z) inside the objective; default), "param" (the tutorial's: clamp
@@ -25,26 +25,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import torch
+from PIL import Image
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
-
-import reference  # noqa: E402
-from PIL import Image  # noqa: E402
-
-import artstyle  # noqa: E402
-import bench as B  # noqa: E402
-from artstyle import color  # noqa: E402
-from artstyle.features import VGGFeatures  # noqa: E402
-from artstyle.images import fit_long_side, to_tensor  # noqa: E402
-from artstyle.losses import content_loss, gram, style_loss  # noqa: E402
-from artstyle.params import PAPER_STYLE_LAYERS  # noqa: E402
+import artstyle
+from artstyle import color
+from artstyle.features import VGGFeatures
+from artstyle.images import fit_long_side, to_tensor
+from artstyle.losses import content_loss, gram, style_loss
+from artstyle.params import PAPER_STYLE_LAYERS
+from bench import bench as B
+from bench import reference
 
 UNIT = 4 * 512 * 512  # artstyle's objective (content_weight 1, style_weight 1e3) is UNIT x the evaluator's E
 

@@ -1,7 +1,7 @@
 """Which settings reach the reference's quality fastest? Runs artstyle's public API (and a coarse-to-fine
 prototype built on bench/reference.py) against the score of the reference after N iterations.
 
-    python bench/explore.py --size 128 --steps 30 > bench/explore-128.json
+    python -m bench.research.explore --size 128 --steps 30 > bench/explore-128.json
 
 Reports, per configuration, the first evaluated step whose output scores <= 1 (the reference's score after N
 iterations), the wall time to it (evaluation excluded) and that time over the reference's.
@@ -13,12 +13,12 @@ import argparse
 import json
 import time
 
-import reference
 import torch
-from evaluate import Evaluator
 
 import artstyle
-import bench as B
+from bench import bench as B
+from bench import reference
+from bench.evaluate import Evaluator
 
 CONFIGS = [{}, {"optimizer": "adam", "lr": 0.05}, {"optimizer": "adam"}, {"init": "noise"}]
 

@@ -7,7 +7,7 @@ Work is counted independently of machine load: each iteration costs (pixels of i
 so an iteration at half the side counts ~1/4 and the reference's N iterations count N. The wall time to the
 score (evaluation excluded, setup included) is reported too, against the reference's.
 
-    python bench/schedule.py --size 384 --steps 300 --ref-cache /tmp/ref384 \\
+    python -m bench.research.schedule --size 384 --steps 300 --ref-cache /tmp/ref384 \\
         --config '{"scales": [96, 192], "scale_steps": [150, 60, 90]}'
 
 A config is a JSON object of StyleParams fields, plus "history" (the L-BFGS history size, patched in for the
@@ -23,14 +23,14 @@ import sys
 import time
 from pathlib import Path
 
-import reference
 import torch
-from evaluate import Evaluator
 from PIL import Image
 
 import artstyle
-import bench as B
 from artstyle import lbfgs
+from bench import bench as B
+from bench import reference
+from bench.evaluate import Evaluator
 
 
 def reference_output(ctx: dict, size: int, steps: int, cache: str | None) -> tuple[Image.Image, float]:

@@ -22,6 +22,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from .engine import stylize_iter
+from .guard import restart_note
 from .metadata import run_settings, save_png
 from .params import NONE_CHOICE, StyleParams
 from .weights import ENV_WEIGHTS, WeightsError
@@ -108,13 +109,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, WeightsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    result = None
+    result, restarted = None, False
     try:
         with tqdm(disable=args.quiet, unit="it", desc="stylizing") as bar:
             for event in events:
                 bar.total = event.total
                 bar.update(event.step - bar.n)
                 bar.set_postfix(loss=f"{event.losses['total']:.3g}", refresh=False)
+                if event.restarts and not restarted:
+                    restarted = True
+                    bar.write(f"note: {restart_note(event.restarts)} (step {event.step})", file=sys.stderr)
                 result = event.image if event.done else result
     except KeyboardInterrupt:
         events.close()

@@ -24,9 +24,9 @@ from .weights import VGGWeights, WeightsInput, resolve_weights
 ADAM_LR = 0.02  # in 0-1 pixel units: about 5 grey levels per step at first
 
 # Inert deep layers. With VGG19's weights as published (the paper normalised its copy so that every filter's
-# mean activation is 1; nobody ships that copy), conv5_1's Gram term is ~1e-5 of the objective (measured at
-# 256-384 px on three photo/painting pairs: bench/terms.py, bench/README.md round 4), yet computing it costs
-# conv4_3, conv4_4 and conv5_1 forward and backward: 22 % of every iteration. So a style layer deeper than every
+# mean activation is 1; nobody ships that copy), conv5_1's Gram term is ~1e-5 of the objective, yet computing it
+# costs conv4_3, conv4_4 and conv5_1 forward and backward: a fifth of every iteration (measured: bench/README.md,
+# 'research/terms.py'). So a style layer deeper than every
 # content layer is left out of the objective being minimised while its term stays below INERT_FRACTION of the
 # objective's value. Why the value: if f is what we minimise and h >= 0 the term left out, then at f's minimiser
 # f + h exceeds its own minimum by at most h there, so the result can be worse by at most that fraction. (Its
@@ -60,7 +60,7 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
     if device.startswith("cuda"):
@@ -69,7 +69,7 @@ def resolve_device(device: str) -> torch.device:
         index = int(device.split(":")[1]) if ":" in device else 0
         if index >= torch.cuda.device_count():
             raise ValueError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
-    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+    if device == "mps" and not torch.backends.mps.is_available():
         raise ValueError("device 'mps': Apple's Metal backend is not available here; use 'auto' or 'cpu'")
     return torch.device(device)
 
@@ -427,9 +427,9 @@ def _upsample_keeping_detail(coarse: torch.Tensor, content: torch.Tensor) -> tor
     """The next level's start: the coarse result's change to the photo, added to the photo at this level.
 
     A plain upsample of the coarse result is blurry: it lacks the photo's finest octave, which content init
-    starts with, and measured it scored 3.4x the reference's objective after 3 fine iterations and was still
-    1.06x after 60 (bench/schedule.py at 128 px). Adding only the coarse *change* (a Laplacian-pyramid
-    style transfer of the low frequencies) keeps the photo's detail at this level.
+    starts with, and it scores worse than a single level for tens of iterations (measured: bench/README.md,
+    'research/schedule.py'). Adding only the coarse *change* (a Laplacian-pyramid transfer of the low
+    frequencies) keeps the photo's detail at this level.
     """
     photo_coarse = _resize(content, coarse.shape[-2:], mode="bicubic")
     change = _resize(coarse - photo_coarse, content.shape[-2:], mode="bicubic")
@@ -469,7 +469,7 @@ def _optimise(inputs: _Inputs, p: StyleParams, vgg: VGGWeights, device: torch.de
                 if i == count:
                     problem.finish()
                 # Previews on step 1 (the user sees a picture after setup + one iteration, not after
-                # preview_every iterations: issue 5's first preview within 2 s), on every preview_every-th
+                # preview_every iterations), on every preview_every-th
                 # step, and at the end of each level, so even a level shorter than preview_every shows one.
                 preview = done or (p.preview_every > 0 and (step == 1 or step % p.preview_every == 0 or i == count))
                 yield Progress(
@@ -552,8 +552,7 @@ def _make_optimizer(p: StyleParams, image: torch.Tensor, steps: int) -> torch.op
     # history lives in the optimiser between calls, so this is the same algorithm as one long call. A level
     # of k < 100 iterations can never hold more than k pairs: its buffers are sized for that.
     # Pixels are clamped to [0, 1] after each step, as in the PyTorch tutorial. Clamping inside the objective
-    # instead (so L-BFGS's model matches the steps taken) saved no iterations (bench/optimizers.py at 128 px:
-    # 232 evaluations against this clamp's 222; at 384 px it tracked the reference) and it strands pixels
+    # instead saved no iterations (measured: bench/README.md, 'research/optimizers.py') and strands pixels
     # outside the box for good (their gradient is 0): reconstructions from noise kept stuck black and white pixels.
     history = max(1, min(lbfgs.HISTORY, steps))
     return LBFGS(image, lr=p.lr if p.lr is not None else 1.0, history=history, lower=0.0, upper=1.0)

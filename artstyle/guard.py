@@ -23,6 +23,12 @@ DIVERGENCE_FACTOR = 2.0
 MAX_RESTARTS = 3
 
 
+def restart_note(restarts: int) -> str:
+    """What the CLI and the app say, once, when a run has restarted: plainly, with no jargon."""
+    times = "once" if restarts == 1 else f"{restarts} times"
+    return f"the optimisation went off course {times}; each time it went back to its best picture so far"
+
+
 class BestIterate:
     """The lowest objective evaluated so far on one level, its iterate and terms, and the restarts made."""
 

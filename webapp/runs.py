@@ -17,6 +17,7 @@ from typing import Any
 from PIL import Image
 
 from artstyle import Progress, StyleParams, stylize_iter
+from artstyle.guard import restart_note
 from artstyle.images import fit_long_side
 from artstyle.metadata import save_png
 
@@ -72,7 +73,8 @@ def status_text(event: Progress, device: str, seconds_left: float) -> str:
     done = event.step / event.total
     bar = "▰" * round(done * 20) + "▱" * (20 - round(done * 20))
     eta = "done" if event.done else f"about {duration(seconds_left)} left"
-    return f"{bar} {event.step}/{event.total} · {event.elapsed:.0f} s · {eta} · {device}"
+    text = f"{bar} {event.step}/{event.total} · {event.elapsed:.0f} s · {eta} · {device}"
+    return f"{text} · {restart_note(event.restarts).capitalize()}." if event.restarts else text
 
 
 #: Iterations a run makes before its own pace replaces the host's measured one in the time left (the first

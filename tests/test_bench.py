@@ -87,3 +87,11 @@ def test_extrapolate_script_scores_points_off_the_path():
     assert out["score_at"]["70"] == 1.0 and out["score_at"]["30"] > 1.0  # the run itself improves
     assert {(r["k"], r["d"]) for r in out["extrapolated"]} == {(60, 10), (60, 30)}
     assert all(r["score"] > 0 for r in out["extrapolated"])
+
+
+@needs_shared
+def test_guard_cost_script_times_the_guard_against_none():
+    out = _run_bench_script("bench.guard_cost", "--size", "48", "--steps", "4", "--rounds", "1")
+    assert set(out["s_per_it"]) == {"guard", "no_guard"} and all(v > 0 for v in out["s_per_it"].values())
+    assert out["ratio_guard_to_none"] > 0 and out["restarts"] == [0]
+    assert out["final"]["guard"] <= out["final"]["no_guard"] * 1.0001  # the guard's output is never worse

@@ -341,3 +341,16 @@ def test_stylize_needs_only_a_photo_and_shows_its_defaults(served, photo):
     # The documented one-liner, made short here by size and steps alone: every other parameter is defaulted.
     out = client.predict(content=handle_file(photo), preset="the_scream", size=64, steps=2, api_name="/stylize")
     assert Image.open(out).size == (64, 48)
+
+
+def test_a_presets_recommended_settings_apply_where_the_visitor_left_the_default():
+    from artstyle.presets import get_preset
+    from webapp.requests import with_recommended
+
+    preset = dataclasses.replace(
+        get_preset("starry_night"), recommended={"style_weight": 3e3, "style_scale": 0.75, "tv_weight": 1e9}
+    )
+    applied = with_recommended({"style_scale": 1.0, "preserve_color": "none"}, preset)
+    assert applied == {"style_scale": 0.75, "tv_weight": 1e9, "preserve_color": "none"}  # beta: the slider's
+    assert with_recommended({"style_scale": 1.5}, preset)["style_scale"] == 1.5  # the visitor's choice wins
+    assert with_recommended({"style_scale": 1.0}, None) == {"style_scale": 1.0}

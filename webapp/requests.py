@@ -44,6 +44,26 @@ def strength_to_style_weight(strength: float, base: float) -> float:
     return base * 10 ** ((float(strength) - STRENGTH_DEFAULT) * STRENGTH_DECADES_PER_UNIT)
 
 
+#: Recommended settings the page applies by other means: beta through the strength slider; size and steps are
+#: the host's (its device's defaults), not the painting's.
+NOT_FROM_PRESET = frozenset({"style_weight", "size", "steps"})
+
+
+def with_recommended(extra: dict[str, Any], chosen: Preset | None) -> dict[str, Any]:
+    """The painting's recommended settings (presets/catalogue.json) wherever the visitor left a control at its
+    default; a control the visitor changed wins."""
+    if chosen is None:
+        return extra
+    defaults = StyleParams()
+    for key, value in chosen.recommended.items():
+        if key in NOT_FROM_PRESET:
+            continue
+        current = getattr(StyleParams.from_kwargs(**{key: extra[key]}), key) if key in extra else None
+        if key not in extra or current == getattr(defaults, key):
+            extra[key] = value
+    return extra
+
+
 def as_int(name: str, value: Any) -> int:
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -130,7 +150,7 @@ def prepare(inputs: Inputs, device: str) -> RunRequest:
     style, chosen = resolve_style(inputs.style, inputs.preset)
     base = chosen.style_weight if chosen else StyleParams().style_weight
     styles: Image.Image | list[Image.Image] = style
-    extra = dict(inputs.extra)
+    extra = with_recommended(dict(inputs.extra), chosen)
     context: dict[str, Any] = {}
     mask = load_image(second.mask, name="mask") if second.mask is not None else None
     if second.style or second.preset:

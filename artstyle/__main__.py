@@ -24,7 +24,7 @@ from tqdm import tqdm
 from .engine import stylize_iter
 from .guard import restart_note
 from .metadata import run_settings, save_png
-from .params import NONE_CHOICE, StyleParams
+from .params import NONE_CHOICE, PAPER_SETTINGS, StyleParams
 from .weights import ENV_WEIGHTS, WeightsError
 
 
@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         "or timm/vgg19.tv_in1k)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--paper",
+        action="store_true",
+        help="the paper's own settings where our defaults depart from them ("
+        + ", ".join(f"{k} {v}" for k, v in PAPER_SETTINGS.items())
+        + "); an option given with another value still wins",
+    )
     hints = typing.get_type_hints(StyleParams)
     for f in dataclasses.fields(StyleParams):
         kind, extra = _option_type(hints[f.name])
@@ -135,8 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _params(args: argparse.Namespace) -> StyleParams:
     """Validate the options through `StyleParams`, naming them as options (--style-weight) in errors."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(StyleParams)}
+    if args.paper:  # the paper's value wherever the option was left at our default
+        defaults = StyleParams()
+        values.update({k: v for k, v in PAPER_SETTINGS.items() if values[k] == getattr(defaults, k)})
     try:
-        return StyleParams(**{f.name: getattr(args, f.name) for f in dataclasses.fields(StyleParams)})
+        return StyleParams(**values)
     except ValueError as exc:
         names = "|".join(f.name for f in dataclasses.fields(StyleParams))
         raise ValueError(re.sub(rf"\b({names})\b", lambda m: "--" + m[1].replace("_", "-"), str(exc))) from None

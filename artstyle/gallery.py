@@ -115,12 +115,12 @@ def sheet_settings(
 
 
 def parse_setting(assignment: str) -> tuple[str, Any]:
-    """'tv_weight=1e-3' -> ('tv_weight', 0.001), parsed as the CLI parses that option; ValueError if not."""
+    """'tv_weight=0' -> ('tv_weight', 0.0), parsed as the CLI parses that option; ValueError if not."""
     key, sep, text = assignment.partition("=")
     key = key.strip().lstrip("-").replace("-", "_")
     fields = {f.name: f for f in dataclasses.fields(StyleParams)}
     if not sep or not key:
-        raise ValueError(f"--set {assignment!r}: write KEY=VALUE, e.g. --set tv_weight=1e-3")
+        raise ValueError(f"--set {assignment!r}: write KEY=VALUE, e.g. --set tv_weight=0")
     if key not in fields:
         raise ValueError(f"--set {assignment!r}: unknown setting {key!r}; choose one of {', '.join(sorted(fields))}")
     if key in SHEET_FIELDS:
@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="a StyleParams setting for every cell, over the presets' recommended ones (repeatable), "
-        "e.g. --set tv_weight=1e-3",
+        "e.g. --set tv_weight=0",
     )
     parser.add_argument(
         "--weights",

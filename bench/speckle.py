@@ -4,7 +4,7 @@ For each (photo, painting) pair and each setting, one run at the app's CPU defau
 JSON line: mean |Laplacian| of the output and of the photo at the same size (0-255, per channel, 3x3 kernel)
 and their ratio; the same for chroma alone (Cb, Cr: the "rainbow" part); the content and style distances of
 bench/evaluate.py (the independent evaluator: its own VGG19 reader and losses, max pooling); seconds.
-`--sheet out.jpg` lays the outputs out, a row per setting, a column per pair.
+`--sheet out.png` lays the outputs out, a row per setting, per pair the output and a 3x crop of its sky.
 
     python -m bench.speckle --settings '{}' '{"tv_weight": 1e10}' '{"pooling": "max"}' --sheet speckle.jpg
     python -m bench.speckle --pairs tubingen:starry_night,stata_center:the_scream --size 512 --steps 85
@@ -56,10 +56,21 @@ def label(setting: dict) -> str:
     return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in setting.items()) or "defaults"
 
 
+ZOOM = 3  # the speckle is a pixel-scale pattern: each output also shown as a crop at 3x, nearest-neighbour
+
+
+def zoomed_crop(image: Image.Image, cell: int) -> Image.Image:
+    """A `cell` x `cell` view at ZOOM x of the output's upper middle (skies: where speckle shows most)."""
+    side = cell // ZOOM
+    left, top = (image.width - side) // 2, image.height // 8
+    return image.crop((left, top, left + side, top + side)).resize((cell, cell), Image.Resampling.NEAREST)
+
+
 def sheet(rows: list[tuple[str, list[Image.Image]]], cell: int) -> Image.Image:
+    """Rows of settings; per pair two cells: the output scaled to fit, and its zoomed crop."""
     font = ImageFont.load_default(size=14)
     band = 22
-    page = Image.new("RGB", (cell * len(rows[0][1]), (cell + band) * len(rows)), "white")
+    page = Image.new("RGB", (2 * cell * len(rows[0][1]), (cell + band) * len(rows)), "white")
     draw = ImageDraw.Draw(page)
     for r, (text, images) in enumerate(rows):
         top = r * (cell + band)
@@ -67,7 +78,8 @@ def sheet(rows: list[tuple[str, list[Image.Image]]], cell: int) -> Image.Image:
         for c, image in enumerate(images):
             thumb = image.copy()
             thumb.thumbnail((cell, cell), Image.Resampling.LANCZOS)
-            page.paste(thumb, (c * cell + (cell - thumb.width) // 2, top + band))
+            page.paste(thumb, (2 * c * cell + (cell - thumb.width) // 2, top + band))
+            page.paste(zoomed_crop(image, cell), ((2 * c + 1) * cell, top + band))
     return page
 
 
@@ -105,7 +117,7 @@ def main() -> None:
             outputs.append(result)
         rows.append((label(setting), outputs))
     if args.sheet:
-        sheet(rows, args.cell).save(args.sheet, quality=90)
+        sheet(rows, args.cell).save(args.sheet)
 
 
 if __name__ == "__main__":

@@ -59,3 +59,14 @@ def test_cli_rejects_bad_values_with_one_line(tmp_path):
         [sys.executable, "-m", "artstyle", "a.jpg", "b.jpg", "-o", "x.doc"], capture_output=True, text=True, cwd=ROOT
     )
     assert result.returncode == 2 and "unknown image extension" in result.stderr
+
+
+def test_paper_flag_restores_the_papers_settings_unless_an_option_says_otherwise():
+    from artstyle.__main__ import _params
+    from artstyle.params import PAPER_SETTINGS
+
+    paper = _params(build_parser().parse_args(["c.jpg", "s.jpg", "--paper"]))
+    assert {k: getattr(paper, k) for k in PAPER_SETTINGS} == PAPER_SETTINGS
+    assert paper == StyleParams.paper()
+    mixed = _params(build_parser().parse_args(["c.jpg", "s.jpg", "--paper", "--init", "style", "--size", "64"]))
+    assert (mixed.init, mixed.size, mixed.tv_weight) == ("style", 64, 0.0)

@@ -56,7 +56,7 @@ def test_cli_writes_a_png_with_its_settings(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "artstyle.gallery", str(PHOTO), "-o", str(out), "--presets", "starry_night",
          "--size", "32", "--steps", "2", "--cell", "48", "--paintings", str(STYLES_DIR), "--weights",
-         str(REAL_WEIGHTS), "--set", "tv_weight=1e-3"],
+         str(REAL_WEIGHTS), "--set", "tv_weight=0"],
         capture_output=True, text=True, cwd=ROOT, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -65,7 +65,7 @@ def test_cli_writes_a_png_with_its_settings(tmp_path):
         assert image.format == "PNG" and image.width >= 48
         settings = json.loads(image.text["artstyle"])
     assert settings["presets"] == ["starry_night"] and settings["photos"] == ["chelsea.jpg"]
-    assert settings["size"] == 32 and settings["steps"] == 2 and settings["overrides"] == {"tv_weight": 0.001}
+    assert settings["size"] == 32 and settings["steps"] == 2 and settings["overrides"] == {"tv_weight": 0.0}
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def test_missing_photo_is_a_clear_error(capsys, tmp_path):
 
 
 def test_settings_parse_like_the_cli():
-    assert parse_setting("tv_weight=1e-3") == ("tv_weight", 0.001)
+    assert parse_setting("tv_weight=0") == ("tv_weight", 0.0)
     assert parse_setting("--style-scale=0.8") == ("style_scale", 0.8)
     assert parse_setting("preserve_color=none") == ("preserve_color", None)
     assert parse_setting("scales=2") == ("scales", 2)

@@ -13,7 +13,7 @@ from PIL import Image
 
 from . import color, cuda_tuning, lbfgs, losses
 from .features import VGGFeatures
-from .guard import MAX_RESTARTS, BestIterate
+from .guard import MAX_RESTARTS, WARM_UP, BestIterate
 from .images import MIN_SIDE, ImageInput, fit_long_side, load_image, to_pil, to_tensor
 from .lbfgs import LBFGS
 from .limits import check_fits
@@ -302,6 +302,7 @@ class _Problem:
             init = _upsample_keeping_detail(start, content)
         self.image = init.requires_grad_(True)
         self.optimizer = _make_optimizer(p, self.image, steps)
+        self.optimizer_evaluations = 0  # evaluations since this optimiser was made (guard.WARM_UP)
         self.average = _IterateAverage(p.ema_decay) if p.ema_decay is not None else None
         self.losses: dict[str, float] = {}
         self.scale: float | None = None
@@ -330,7 +331,8 @@ class _Problem:
             # diverges on them (its curvature pairs drown in rounding). Divide by the starting value: a
             # constant, so the minimiser and the reported losses are unchanged, and both optimisers see O(1).
             self.scale = 1.0 / max(self.losses["total"], 1e-12)
-        self.diverged = self.best.diverged(self.losses, self.image)
+        self.optimizer_evaluations += 1
+        self.diverged = self.best.diverged(self.losses, self.image, warming_up=self.optimizer_evaluations <= WARM_UP)
         if check:  # after the guard has seen this value: putting a layer back makes the guard forget it
             self._check_skipped(features, total)
         scaled = total * self.scale
@@ -369,6 +371,7 @@ class _Problem:
             if self.p.optimizer == "lbfgs":  # its curvature pairs describe the old objective; Adam's moments don't
                 self.optimizer = None  # free the old history before the new one is allocated
                 self.optimizer = _make_optimizer(self.p, self.image, self.steps - self.evaluations)
+                self.optimizer_evaluations = 0
         if self.p.optimizer == "adam":
             with torch.no_grad():
                 self.image.clamp_(0.0, 1.0)  # keep pixels displayable; Adam overshoots
@@ -390,6 +393,7 @@ class _Problem:
         self.best.restarts += 1
         self.optimizer = None  # free the old history before the new one is allocated
         self.optimizer = _make_optimizer(self.p, self.image, self.steps - self.evaluations)
+        self.optimizer_evaluations = 0
         if self.average is not None:
             self.average = _IterateAverage(self.p.ema_decay)
 

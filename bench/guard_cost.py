@@ -25,7 +25,7 @@ from bench import bench as B
 def guard_removed() -> Iterator[None]:
     """The engine as it was before the guard: no best-iterate copy, the last iterate is the output."""
     saved = BestIterate.diverged, engine._Problem.finish
-    BestIterate.diverged = lambda self, losses, image: False
+    BestIterate.diverged = lambda self, losses, image, **_: False
     engine._Problem.finish = lambda self: None
     try:
         yield

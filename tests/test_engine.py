@@ -255,6 +255,7 @@ def test_a_deep_style_layer_that_matters_is_put_back(real_weights, tubingen, sta
             device="cpu",
             style_layers=("conv1_1", "conv5_1"),
             optimizer=optimizer,
+            tv_weight=0.0,
         )  # fmt: skip
     )
     assert deepest == ["conv4_2"] + ["conv5_1"] * 5

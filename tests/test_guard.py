@@ -10,7 +10,7 @@ import torch
 
 import artstyle
 from artstyle import engine
-from artstyle.guard import DIVERGENCE_FACTOR, MAX_RESTARTS, BestIterate
+from artstyle.guard import DIVERGENCE_FACTOR, MAX_RESTARTS, WARM_UP, BestIterate
 from artstyle.images import fit_long_side, load_image
 
 from .conftest import CONTENT_DIR, STYLES_DIR, needs_shared
@@ -67,26 +67,47 @@ def test_a_forced_divergence_is_recovered(real_weights, tubingen, starry_night, 
     assert events[-1].step == events[-1].total == 40
 
 
+def _nan_from(monkeypatch, first: int) -> None:
+    """From the `first`-th evaluation of the objective (counted from 1) on, the objective is NaN."""
+    original, calls = engine._loss, [0]
+
+    def loss(*args):
+        total, terms = original(*args)
+        calls[0] += 1
+        if calls[0] < first:
+            return total, terms
+        return total * math.nan, {**terms, "total": terms["total"] * math.nan}
+
+    monkeypatch.setattr(engine, "_loss", loss)
+
+
 def test_after_max_restarts_the_level_stops_at_its_best(real_weights, tubingen, starry_night, monkeypatch):
-    _blow_up_at(monkeypatch, after=10)  # every evaluation from the 10th on diverges
+    _nan_from(monkeypatch, 10)  # every evaluation from the 10th on is NaN: no restart can help
     events = _run(tubingen, starry_night, real_weights, size=64, steps=40)
     assert events[-1].done and events[-1].step == 40
     assert events[-1].restarts == MAX_RESTARTS
     assert len(events) == 9 + MAX_RESTARTS + 1  # the level ended at the divergence after the last restart
-    assert events[-1].losses["total"] == pytest.approx(min(e.losses["total"] for e in events[:9]), rel=1e-5)
-    assert _mae(events[-1].image, tubingen, 64) < 0.2  # a stylised photo, not the noise it was wrecked with
+    assert events[-1].losses["total"] == min(e.losses["total"] for e in events[:9])
+    assert _mae(events[-1].image, tubingen, 64) < 0.2  # a stylised photo, not NaN pixels
+
+
+def test_the_first_steps_of_a_new_optimiser_may_overshoot(real_weights, tubingen, starry_night, monkeypatch):
+    """Within guard.WARM_UP a high (finite) objective is L-BFGS's first curvature step, not divergence."""
+    _blow_up_at(monkeypatch, evaluations={5})
+    events = _run(tubingen, starry_night, real_weights, size=64, steps=30)
+    assert events[4].losses["total"] > DIVERGENCE_FACTOR * events[0].losses["total"]
+    assert all(e.restarts == 0 for e in events[:WARM_UP])  # (a wrecked image may need one after WARM_UP)
+    assert events[-1].losses["total"] <= min(e.losses["total"] for e in events)
 
 
 def test_a_non_finite_objective_restarts(real_weights, tubingen, starry_night, monkeypatch):
-    original = engine._loss
+    original, calls = engine._loss, [0]
 
     def loss(*args):
         total, terms = original(*args)
-        hit = loss.calls == 12
-        loss.calls += 1
-        return (total * math.nan, {**terms, "total": terms["total"] * math.nan}) if hit else (total, terms)
+        calls[0] += 1
+        return (total * math.nan, {**terms, "total": terms["total"] * math.nan}) if calls[0] == 13 else (total, terms)
 
-    loss.calls = 0
     monkeypatch.setattr(engine, "_loss", loss)
     events = _run(tubingen, starry_night, real_weights, size=64, steps=30)
     assert math.isnan(events[12].losses["total"]) and events[-1].restarts == 1
@@ -104,9 +125,10 @@ STABILITY = {
 @pytest.mark.parametrize("init", ["noise", "content"])
 @pytest.mark.parametrize("case", list(STABILITY))
 def test_stability_sweep(real_weights, tubingen, starry_night, case, init, optimizer):
-    """Ordinary runs: the output's objective is the best reached (to 1 %), with no restart, or one at most
-    where the first curvature step overshoots (style only from the photo at 64 px: the 3rd evaluation is 55x
-    the first; restarting there reaches the objective L-BFGS left alone needs 3x more steps for)."""
+    """Ordinary runs: the output's objective is the best reached (to 1 %), with no restart; or one, where L-BFGS's
+    first curvature step throws a style-only run from the photo at 64 px far off (55x the start) and it is still
+    above 2x the best after guard.WARM_UP: restarting there reaches in 20 steps what it took 3x longer to reach
+    left alone (bench/README.md, 'research/divergence.py')."""
     if case == "content only" and init == "content":
         pytest.skip("starts at the optimum")
     events = _run(tubingen, starry_night, real_weights, size=64, steps=50, init=init, optimizer=optimizer,
@@ -127,6 +149,8 @@ def test_best_iterate_bookkeeping():
     assert not best.diverged({"total": 15.0}, image + 1)  # a rise, within the factor
     assert torch.equal(best.image, image) and best.loss == 10.0
     assert best.diverged({"total": 10.0 * DIVERGENCE_FACTOR + 1}, image)
+    assert not best.diverged({"total": 10.0 * DIVERGENCE_FACTOR + 1}, image, warming_up=True)
+    assert best.diverged({"total": math.nan}, image, warming_up=True)
     assert best.diverged({"total": math.inf}, image) and best.diverged({"total": math.nan}, image)
     assert best.better_than(11.0) and not best.better_than(9.0) and best.better_than(math.nan)
     best.forget()

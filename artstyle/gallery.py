@@ -17,6 +17,7 @@ import dataclasses
 import sys
 import time
 import typing
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -323,8 +324,15 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
+def _printable(text: str) -> str:
+    """Pillow's built-in font covers ASCII only: 'Rhône' -> 'Rhone' (accents dropped), not a missing glyph."""
+    folded = unicodedata.normalize("NFKD", text.replace("…", "...").replace("—", "-").replace("–", "-"))
+    return "".join(c for c in folded if not unicodedata.combining(c)).encode("ascii", "replace").decode()
+
+
 def _wrap(text: str, font: Any, width: int, max_lines: int) -> list[str]:
     """Greedy word wrap to `width` px; a word too long for a line is cut; the last line ends in '…' if cut."""
+    text = _printable(text)
     lines: list[str] = []
     line = ""
     for word in text.split():
@@ -339,16 +347,16 @@ def _wrap(text: str, font: Any, width: int, max_lines: int) -> list[str]:
     lines = [_clip(x, font, width) for x in lines] or [""]
     if len(lines) > max_lines:
         lines = lines[:max_lines]
-        lines[-1] = _clip(lines[-1] + "…", font, width)
+        lines[-1] = _clip(lines[-1] + "...", font, width)
     return lines
 
 
 def _clip(text: str, font: Any, width: int) -> str:
     if font.getlength(text) <= width:
         return text
-    while text and font.getlength(text + "…") > width:
+    while text and font.getlength(text + "...") > width:
         text = text[:-1]
-    return text + "…"
+    return text + "..."
 
 
 @dataclasses.dataclass

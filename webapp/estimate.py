@@ -25,7 +25,10 @@ log = logging.getLogger(__name__)
 # measured: bench/README.md, 'bench.py' (per iteration at 256 and 512 px)
 PIXEL_EXPONENT = 0.8
 PROBE_SIZE = 192
-PROBE_STEPS = 3
+PROBE_STEPS = 6
+#: The probe's first iterations carry one-off costs (kernels' first use, the optimiser's buffers): its pace is
+#: taken from this iteration on, those costs count as set-up (measured: bench/README.md, 'estimate_error.py').
+PROBE_PACE_FROM = 3
 FALLBACK_SETUP_S = 3.0
 
 
@@ -84,7 +87,7 @@ class SpeedModel:
             with pool.acquire(timeout=5.0) as device:
                 events = list(stylize_iter(picture, picture, size=PROBE_SIZE, steps=PROBE_STEPS, device=device,
                                            preview_every=0))  # fmt: skip
-            self.record(events)
+            self.record(events[PROBE_PACE_FROM - 1 :])
         except Exception as exc:  # noqa: BLE001  # e.g. no weights yet: the first run says so clearly
             log.info("speed probe skipped: %s", exc)
 

@@ -287,9 +287,10 @@ def _base_params(size: int, steps: int, overrides: dict[str, Any]) -> StyleParam
     clash = sorted(fixed & set(overrides))
     if clash:
         raise ValueError(f"{', '.join(clash)} are set per cell by the figure; leave them out")
-    # White noise, as in the paper: starting from the photo would make every reconstruction look perfect.
-    settings = {"init": "noise", "preview_every": 0, **overrides, "size": size, "steps": steps}
-    return StyleParams.from_kwargs(None, **settings)
+    # The paper's own settings (StyleParams.paper): white noise, as starting from the photo would make every
+    # reconstruction look perfect, and no TV term, which would dominate a deep layer's tiny content term.
+    settings = {"preview_every": 0, **overrides, "size": size, "steps": steps}
+    return StyleParams.paper(**settings)
 
 
 def _check_ratios(ratios: Sequence[float]) -> tuple[float, ...]:

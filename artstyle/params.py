@@ -92,7 +92,7 @@ class StyleParams:
         default=1e11,
         metadata=_help(
             "Total-variation weight: removes the pixel-scale colour speckle VGG's losses leave alone, without "
-            "losing the painting. Not in the paper (0: --paper)."
+            "losing the painting. Not in the paper (0: --paper); use 0 for content- or style-only reconstructions."
         ),
     )
     optimizer: Optimizer = field(default="lbfgs", metadata=_help("L-BFGS as in the paper, or Adam."))

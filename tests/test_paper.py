@@ -58,9 +58,10 @@ def painting() -> Image.Image:
 
 
 def _reconstruct_content(photo: Image.Image, layer: str, vgg, steps: int = 60) -> torch.Tensor:
-    # Content only: no style layer at all (style_layers=()), so no Gram is ever computed.
+    # Content only: no style layer at all (style_layers=()), so no Gram is ever computed. The paper's settings
+    # (no TV term: at conv5_2 the content term is so small that TV's smoothing would dominate it).
     image = stylize(
-        photo, photo, weights=vgg, size=SIZE, steps=steps, init="noise", device="cpu",
+        photo, photo, weights=vgg, size=SIZE, steps=steps, init="noise", tv_weight=0.0, device="cpu",
         content_layers=(layer,), style_layers=(), style_weight=0.0, preview_every=0,
     )  # fmt: skip
     return to_tensor(image)
@@ -69,7 +70,7 @@ def _reconstruct_content(photo: Image.Image, layer: str, vgg, steps: int = 60) -
 def _reconstruct_style(painting: Image.Image, vgg, steps: int = 40) -> torch.Tensor:
     # Style only (texture synthesis): no content layer at all (content_layers=()).
     image = stylize(
-        painting, painting, weights=vgg, size=SIZE, steps=steps, init="noise", device="cpu",
+        painting, painting, weights=vgg, size=SIZE, steps=steps, init="noise", tv_weight=0.0, device="cpu",
         content_layers=(), style_layers=PAPER_STYLE_LAYERS, content_weight=0.0, preview_every=0,
     )  # fmt: skip
     return to_tensor(image)

@@ -56,6 +56,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
+#: The --weights option's help, for every command that takes it (this CLI, python -m artstyle.gallery).
+WEIGHTS_HELP = (
+    f"VGG19 weights: a .safetensors path or REPO_ID[:FILE][@REV] (default: ${ENV_WEIGHTS} or timm/vgg19.tv_in1k)"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m artstyle",
@@ -76,8 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--weights",
         default=None,
-        help=f"VGG19 weights: a .safetensors path or REPO_ID[:FILE][@REV] (default: ${ENV_WEIGHTS} "
-        "or timm/vgg19.tv_in1k)",
+        help=WEIGHTS_HELP,
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.add_argument(

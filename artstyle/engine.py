@@ -145,8 +145,7 @@ def objective_terms(
     picture = load_image(image, name="image").resize(inputs.content.size, Image.Resampling.BICUBIC)
     model = VGGFeatures(resolve_weights(weights), (*p.content_layers, *p.style_layers), pooling=p.pooling).to(device)
     problem = _Problem(inputs, p.size, p, model, device, to_tensor(picture, device), p.steps)
-    problem.objective()
-    return problem.losses
+    return problem.evaluate(problem.image.detach())
 
 
 @dataclass(frozen=True)
@@ -301,8 +300,8 @@ class _Problem:
         else:
             init = _upsample_keeping_detail(start, content)
         self.image = init.requires_grad_(True)
-        self.optimizer = _make_optimizer(p, self.image, steps)
-        self.optimizer_evaluations = 0  # evaluations since this optimiser was made (guard.WARM_UP)
+        self.optimizer: torch.optim.Optimizer | None = None
+        self._new_optimizer(steps)
         self.average = _IterateAverage(p.ema_decay) if p.ema_decay is not None else None
         self.losses: dict[str, float] = {}
         self.scale: float | None = None
@@ -321,11 +320,10 @@ class _Problem:
         features = (self.lean if self.skipped and not check else self.model)(self.image)
         if self.content_targets is None:  # first step from the photo itself: these are the photo's features
             self.content_targets = {k: features[k].detach() for k in self.p.content_layers}
-        active = [k for k in self.p.style_layers if k not in self.skipped]
-        total, terms = _loss(features, self.image, self.content_targets, self._style_term(features, active), self.p)
-        # One read-back of all four terms per iteration (`.tolist()`): the only host-device sync in the loop
-        # on CUDA apart from previews; our L-BFGS itself never waits for the device.
-        self.losses = dict(zip(terms, torch.stack(list(terms.values())).tolist(), strict=True))
+        total, terms = self._objective_at(features, self.image)
+        # One read-back of all four terms per iteration: the only host-device sync in the loop on CUDA apart
+        # from previews; our L-BFGS itself never waits for the device.
+        self.losses = _read_back(terms)
         if self.scale is None:
             # In the paper's units the objective is ~1e10 with gradients to match, and float32 L-BFGS
             # diverges on them (its curvature pairs drown in rounding). Divide by the starting value: a
@@ -338,6 +336,18 @@ class _Problem:
         scaled = total * self.scale
         scaled.backward()  # the skipped term is not in `total`: autograd never visits the layers it needs
         return scaled
+
+    def _objective_at(
+        self, features: dict[str, torch.Tensor], image: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The objective minimised now (skipped layers left out) at `image`, whose `features` are given."""
+        active = [k for k in self.p.style_layers if k not in self.skipped]
+        return _loss(features, image, self.content_targets, self._style_term(features, active), self.p)
+
+    def evaluate(self, image: torch.Tensor) -> dict[str, float]:
+        """The objective's terms at `image`: one forward pass, no backward, nothing changed."""
+        with torch.no_grad():
+            return _read_back(self._objective_at((self.lean if self.skipped else self.model)(image), image)[1])
 
     def _check_skipped(self, features: dict[str, torch.Tensor], total: torch.Tensor) -> None:
         """Put the skipped layers back (from the next evaluation on) once their term exceeds INERT_FRACTION.
@@ -369,14 +379,18 @@ class _Problem:
         if self._restart:  # a skipped layer came back: the objective changed
             self._restart = False
             if self.p.optimizer == "lbfgs":  # its curvature pairs describe the old objective; Adam's moments don't
-                self.optimizer = None  # free the old history before the new one is allocated
-                self.optimizer = _make_optimizer(self.p, self.image, self.steps - self.evaluations)
-                self.optimizer_evaluations = 0
+                self._new_optimizer(self.steps - self.evaluations)
         if self.p.optimizer == "adam":
             with torch.no_grad():
                 self.image.clamp_(0.0, 1.0)  # keep pixels displayable; Adam overshoots
         if self.average is not None:
             self.average.update(self.image)
+
+    def _new_optimizer(self, steps: int) -> None:
+        """A fresh optimiser for the `steps` left: no curvature pairs, no Adam moments, a new WARM_UP."""
+        self.optimizer = None  # free the old history before the new one is allocated
+        self.optimizer = _make_optimizer(self.p, self.image, steps)
+        self.optimizer_evaluations = 0  # evaluations since this optimiser was made (guard.WARM_UP)
 
     def _go_back_to_best(self) -> None:
         """Divergence (artstyle/guard.py): the best iterate, a fresh optimiser (no curvature pairs, no Adam
@@ -391,9 +405,7 @@ class _Problem:
             self.given_up = True
             return
         self.best.restarts += 1
-        self.optimizer = None  # free the old history before the new one is allocated
-        self.optimizer = _make_optimizer(self.p, self.image, self.steps - self.evaluations)
-        self.optimizer_evaluations = 0
+        self._new_optimizer(self.steps - self.evaluations)
         if self.average is not None:
             self.average = _IterateAverage(self.p.ema_decay)
 
@@ -402,11 +414,7 @@ class _Problem:
         iterate's objective is lower. One more forward pass, no backward: the last step's point was never
         evaluated. Afterwards `losses` are the output's."""
         candidate = self.result()
-        with torch.no_grad():
-            features = (self.lean if self.skipped else self.model)(candidate)
-            active = [k for k in self.p.style_layers if k not in self.skipped]
-            _, terms = _loss(features, candidate, self.content_targets, self._style_term(features, active), self.p)
-            losses = dict(zip(terms, torch.stack(list(terms.values())).tolist(), strict=True))
+        losses = self.evaluate(candidate)
         if self.best.better_than(losses["total"]):
             candidate, losses = self.best.image, self.best.losses
         self.chosen, self.losses = candidate, losses
@@ -536,6 +544,11 @@ def _loss(
     }
     total = terms["content"] + terms["style"] + terms["tv"]
     return total, {"total": total.detach(), **{k: v.detach() for k, v in terms.items()}}
+
+
+def _read_back(terms: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The terms as host floats, in one transfer (`.tolist()` of one stacked tensor): one sync, not four."""
+    return dict(zip(terms, torch.stack(list(terms.values())).tolist(), strict=True))
 
 
 def _initial_image(p: StyleParams, content: torch.Tensor, style: torch.Tensor, device: torch.device) -> torch.Tensor:

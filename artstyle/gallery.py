@@ -29,7 +29,7 @@ from .images import ImageInput, load_image
 from .metadata import save_png
 from .params import APP_DEFAULTS, StyleParams
 from .presets import Preset, get_preset, load_catalogue, preset_status
-from .weights import ENV_WEIGHTS, WeightsError, WeightsInput, resolve_weights
+from .weights import WeightsError, WeightsInput, resolve_weights
 
 DEFAULT_SIZE, DEFAULT_STEPS = APP_DEFAULTS["cpu"]
 #: Set by --size/--steps (or the sheet itself), never by --set or a preset.
@@ -139,7 +139,7 @@ def parse_setting(assignment: str) -> tuple[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .__main__ import _Parser  # one-line errors, as the main CLI gives them
+    from .__main__ import WEIGHTS_HELP, _Parser  # one-line errors and --weights, as the main CLI has them
 
     parser = _Parser(
         prog="python -m artstyle.gallery",
@@ -175,8 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--weights",
         default=None,
-        help=f"VGG19 weights: a .safetensors path or REPO_ID[:FILE][@REV] (default: ${ENV_WEIGHTS} "
-        "or timm/vgg19.tv_in1k)",
+        help=WEIGHTS_HELP,
     )
     parser.add_argument("--cell", type=int, default=None, metavar="PX", help="side of each cell (default: --size)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")

@@ -15,7 +15,7 @@ change of the gradient between two points that are *not* s apart, the secant equ
 every clamped pixel, and the inverse-Hessian model drifts until a step blows up: a reconstruction from noise
 that had converged climbed back to the noise's objective within ten iterations, with our L-BFGS and with
 torch.optim.LBFGS alike, at history 100 and 200, and never with the clamp off or with clamped pairs
-(bench/README.md, 'guard_cost.py').
+(measured: bench/README.md, 'research/divergence.py').
 """
 
 from __future__ import annotations

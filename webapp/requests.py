@@ -58,8 +58,8 @@ def with_recommended(extra: dict[str, Any], chosen: Preset | None) -> dict[str, 
     for key, value in chosen.recommended.items():
         if key in NOT_FROM_PRESET:
             continue
-        current = getattr(StyleParams.from_kwargs(**{key: extra[key]}), key) if key in extra else None
-        if key not in extra or current == getattr(defaults, key):
+        # compared as StyleParams holds them: the UI's "none" is None
+        if key not in extra or getattr(StyleParams(**{key: extra[key]}), key) == getattr(defaults, key):
             extra[key] = value
     return extra
 

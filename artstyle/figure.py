@@ -9,6 +9,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from .params import StyleParams
+from .progress import Losses
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Cell:
     col: int
     image: Image.Image
     params: StyleParams  # exactly what was run, so a cell can be reproduced with `stylize`
-    losses: dict[str, float]  # the weighted loss terms at the last step
+    losses: Losses  # the weighted loss terms at the last step
     elapsed: float  # seconds this cell took
 
 

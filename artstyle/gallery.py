@@ -3,7 +3,7 @@
 `python -m artstyle.gallery PHOTO... -o sheet.png [--presets id1,id2] [--size 256] [--steps 85]
 [--paintings DIR] [--set KEY=VALUE ...] [--weights PATH] [--cell PX]`
 
-Each cell is the run the app makes with its CPU defaults (`APP_DEFAULTS["cpu"]`: size and steps) and the
+Each cell is the run the app makes with its CPU defaults (size and steps) and the
 preset's recommended settings; `--set` overrides a setting in every cell. Each row is labelled with the
 painting and the settings in which it differs from `StyleParams`' defaults, so a sheet says how it was
 made; the PNG also records the sheet's settings in its text metadata. Progress goes to stderr, a line a
@@ -24,14 +24,16 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from .cli import WEIGHTS_HELP, Parser, option_type  # one-line errors, --weights, each field's parsing
 from .engine import stylize
 from .images import ImageInput, load_image
 from .metadata import save_png
-from .params import APP_DEFAULTS, StyleParams
+from .params import StyleParams
 from .presets import Preset, get_preset, load_catalogue, preset_status
 from .weights import WeightsError, WeightsInput, resolve_weights
 
-DEFAULT_SIZE, DEFAULT_STEPS = APP_DEFAULTS["cpu"]
+#: The web app's CPU defaults (webapp/devices.py, PROFILES['cpu']): a sheet's cells are the runs a visitor gets.
+DEFAULT_SIZE, DEFAULT_STEPS = 256, 85
 #: Set by --size/--steps (or the sheet itself), never by --set or a preset.
 SHEET_FIELDS = ("size", "steps", "preview_every")
 BACKGROUND = (255, 255, 255)
@@ -127,10 +129,9 @@ def parse_setting(assignment: str) -> tuple[str, Any]:
     if key in SHEET_FIELDS:
         raise ValueError(f"--set {assignment!r}: use --{key} for the whole sheet" if key != "preview_every" else
                          f"--set {assignment!r}: preview_every does not change a picture")  # fmt: skip
-    from .__main__ import _option_type  # the CLI's own parsing of each field's type
 
     f = fields[key]
-    kind = f.metadata["parse"] if "parse" in f.metadata else _option_type(typing.get_type_hints(StyleParams)[key])[0]
+    kind = f.metadata["parse"] if "parse" in f.metadata else option_type(typing.get_type_hints(StyleParams)[key])[0]
     try:
         value = kind(text.strip())
     except (TypeError, ValueError) as exc:
@@ -139,9 +140,8 @@ def parse_setting(assignment: str) -> tuple[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .__main__ import WEIGHTS_HELP, _Parser  # one-line errors and --weights, as the main CLI has them
 
-    parser = _Parser(
+    parser = Parser(
         prog="python -m artstyle.gallery",
         description="A contact sheet: each preset (a row) painted on each photo (a column), labelled with the "
         "painting and its settings.",

@@ -2,7 +2,7 @@
 
 Neither optimiser has a line search (Gatys et al. and the PyTorch tutorial take L-BFGS's unit steps; Adam its
 fixed learning rate), so nothing stops a step from making things worse. Normally that is a small, brief
-rise; a run that diverges (issue 15: a reconstruction from noise that climbed from 3.8e6 back to the noise's
+rise; a run that diverges (a content reconstruction from noise that climbed from 3.8e6 back to the noise's
 4.8e11) rises by orders of magnitude within a few steps. The guard compares each evaluation's objective, the
 value the loop reads back anyway, against the best one seen, so it adds no host-device sync on CUDA, and keeps
 a device-side copy of the best iterate (one image, copied when the objective improves).
@@ -14,8 +14,10 @@ import math
 
 import torch
 
+from .progress import Losses
+
 #: An evaluation this many times the best one seen is divergence. Ordinary runs rise at most 1.11x above the
-#: best seen so far once under way; issue 15's divergences passed 2x within two steps of the best and then grew
+#: best seen so far once under way; the diverging reconstructions passed 2x within two steps of the best and then grew
 #: without bound (measured: bench/README.md, 'research/divergence.py').
 DIVERGENCE_FACTOR = 2.0
 #: Evaluations of a new optimiser during which only a non-finite objective counts as divergence. L-BFGS's first
@@ -38,21 +40,21 @@ class BestIterate:
 
     def __init__(self) -> None:
         self.loss = math.inf
-        self.losses: dict[str, float] = {}
+        self.losses: Losses | None = None
         self.image: torch.Tensor | None = None
         self.restarts = 0
 
-    def diverged(self, losses: dict[str, float], image: torch.Tensor, *, warming_up: bool = False) -> bool:
+    def diverged(self, losses: Losses, image: torch.Tensor, *, warming_up: bool = False) -> bool:
         """Record the objective `losses` evaluated at `image`; True if the run is diverging.
 
         Diverging: a non-finite objective, or (once the optimiser is past its WARM_UP) one above
         DIVERGENCE_FACTOR times the best seen.
         """
-        total = losses["total"]
+        total = losses.total
         if not math.isfinite(total) or (not warming_up and total > DIVERGENCE_FACTOR * self.loss):
             return True
         if total < self.loss:
-            self.loss, self.losses = total, dict(losses)
+            self.loss, self.losses = total, losses
             with torch.no_grad():
                 if self.image is None:
                     self.image = image.detach().clone()
@@ -62,8 +64,8 @@ class BestIterate:
 
     def forget(self) -> None:
         """The objective changed (a skipped layer came back): earlier values are no longer comparable."""
-        self.loss, self.losses = math.inf, {}
+        self.loss, self.losses = math.inf, None
 
     def better_than(self, total: float) -> bool:
         """Whether the best iterate's objective is below `total` (always, when `total` is not finite)."""
-        return self.image is not None and not total <= self.loss
+        return self.image is not None and self.losses is not None and not total <= self.loss

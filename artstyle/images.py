@@ -250,3 +250,10 @@ def to_pil(tensor: torch.Tensor) -> Image.Image:
     """(1, 3, H, W) tensor in [0, 1] -> RGB PIL image."""
     array = tensor.detach()[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
     return Image.fromarray(array, "RGB")
+
+
+def resize_tensor(image: torch.Tensor, size: torch.Size | tuple[int, int], *, mode: str) -> torch.Tensor:
+    """A (1, C, H, W) tensor resized to `size` = (H, W), antialiased; a copy even when the size is unchanged."""
+    if image.shape[-2:] == size:
+        return image.clone()
+    return torch.nn.functional.interpolate(image, size=tuple(size), mode=mode, align_corners=False, antialias=True)

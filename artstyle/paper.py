@@ -366,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cell = last.finished
         if cell is not None and not args.quiet:
             print(f"[{last.index + 1}/{last.total}] {last.caption}: {cell.elapsed:.1f}s, "
-                  f"loss {cell.losses['total']:.3g}", file=sys.stderr)  # fmt: skip
+                  f"loss {cell.losses.total:.3g}", file=sys.stderr)  # fmt: skip
     assert last is not None  # a figure has panels
     figure = last.render()
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from .statistics import STATISTICS
+
 #: The VGG19 convolution layers, in network order (Simonyan & Zisserman 2014, configuration E).
 VGG19_LAYERS: tuple[str, ...] = (
     "conv1_1", "conv1_2",
@@ -43,10 +45,6 @@ MAX_LEVELS = 8
 MAX_STYLE_SCALE = 4.0
 #: Decay used by `ema=True`: a bias-corrected average over roughly the last 1 / (1 - decay) = 10 iterates.
 DEFAULT_EMA_DECAY = 0.9
-#: The app's starting (size, steps) per device kind: a pleasing result in about a minute on that kind. The web
-#: app and `python -m artstyle.gallery` both start from these.
-# measured: bench/README.md, 'app_time.py'
-APP_DEFAULTS: dict[str, tuple[int, int]] = {"cpu": (256, 85), "mps": (384, 200), "cuda": (512, 300)}
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -116,6 +114,13 @@ class StyleParams:
     )
     style_layers: tuple[str, ...] = field(
         default=PAPER_STYLE_LAYERS, metadata=_help("Layers whose Gram matrices must match the painting.")
+    )
+    style_loss: str = field(
+        default="gram",
+        metadata=_help(
+            "What the style term matches at each style layer: 'gram', the Gram matrices of the paper.",
+            choices=tuple(STATISTICS),
+        ),
     )
     preview_every: int = field(
         default=10, metadata=_help("Attach a preview image to every Nth progress event (0: never).")
@@ -191,6 +196,7 @@ class StyleParams:
         _check_choice("optimizer", self.optimizer, Optimizer)
         _check_choice("init", self.init, Init)
         _check_choice("pooling", self.pooling, Pooling)
+        _check_choice("style_loss", self.style_loss, tuple(STATISTICS))
         _set(self, "seed", _check_int("seed", self.seed, 0, 2**63 - 1))
         _set(self, "preview_every", _check_int("preview_every", self.preview_every, 0, MAX_STEPS))
         _set(self, "content_layers", _check_layers("content_layers", self.content_layers))
@@ -289,8 +295,9 @@ def _check_float(name: str, value: Any, *, positive: bool = False) -> float:
     return value
 
 
-def _check_choice(name: str, value: Any, literal: Any) -> None:
-    allowed = get_args(literal)
+def _check_choice(name: str, value: Any, choices: Any) -> None:
+    """`choices`: a Literal type or a tuple of the allowed values."""
+    allowed = choices if isinstance(choices, tuple) else get_args(choices)
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
 

@@ -26,6 +26,7 @@ def main() -> None:
     from gradio_client import Client, handle_file
 
     from tests.conftest import CLIENT_HTTP, served_app
+    from webapp.estimate import DEFAULT_ASPECT
 
     content = ROOT.parent / "shared" / "images" / "content" / "tubingen.jpg"
     with served_app(Path(tempfile.mkdtemp())) as (_demo, url):
@@ -39,7 +40,7 @@ def main() -> None:
             outputs += 1
             first = first if first is not None else time.perf_counter() - start
         wall = time.perf_counter() - start
-    megapixels = args.size * args.size * 0.75 / 1e6  # as app.estimate_seconds counts a 4:3 photo
+    megapixels = args.size * args.size * DEFAULT_ASPECT / 1e6  # as the app's estimate counts a photo of unknown shape
     print(json.dumps({"size": args.size, "steps": args.steps, "wall_s": round(wall, 1),
                       "first_output_s": round(first or 0.0, 2), "streamed_outputs": outputs,
                       "s_per_mpx_iter": round(wall / args.steps / megapixels, 2)}))  # fmt: skip

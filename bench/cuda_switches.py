@@ -76,7 +76,7 @@ def child(args: argparse.Namespace) -> None:
     result = {
         "s_per_iter": round(per_iter, 5),
         "quality_run_seconds": round(wall, 3),
-        "final_objective": last.losses["total"],
+        "final_objective": last.losses.total,
         "peak_mb": round(torch.cuda.max_memory_allocated(dev) / 2**20, 1) if dev.type == "cuda" else None,
     }
     print(json.dumps(result))

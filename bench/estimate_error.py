@@ -6,7 +6,7 @@ Launches the app in this process (real weights and presets from ../shared), wait
 for each case reads the estimate the page shows for Tübingen at that size and steps, and times the same run
 through gradio_client's `/stylize` to its final PNG. The first case is estimated from the probe alone; later
 ones also from the runs before them (the page learns from every finished run). Prints one JSON object; run it
-on an idle machine: the issue's target is every |error| <= 30 %.
+on an idle machine: the target is every |error| <= 30 %.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A first run's download: artstyle's ranged fetch of VGG19's convolutions against a full download (issue 16).
+"""A first run's download: artstyle's ranged fetch of VGG19's convolutions against a full download.
 
     python -m bench.first_run [--rate-mb 10]
 

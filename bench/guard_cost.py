@@ -10,36 +10,25 @@ ratio, restarts, and both runs' final objective. Run it alone: two CPU-heavy job
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import time
-from collections.abc import Iterator
 
 import artstyle
-from artstyle import engine
-from artstyle.guard import BestIterate
+from artstyle.solver import Parts
 from bench import bench as B
 
-
-@contextlib.contextmanager
-def guard_removed() -> Iterator[None]:
-    """The engine as it was before the guard: no best-iterate copy, the last iterate is the output."""
-    saved = BestIterate.diverged, engine._Problem.finish
-    BestIterate.diverged = lambda self, losses, image, **_: False
-    engine._Problem.finish = lambda self: None
-    try:
-        yield
-    finally:
-        BestIterate.diverged, engine._Problem.finish = saved
+#: The engine as it was before the guard: no best-iterate copy, no end-of-level evaluation; the last iterate is
+#: the output.
+NO_GUARD = Parts(make_guard=None)
 
 
-def one_run(vgg, size: int, steps: int) -> dict:
+def one_run(vgg, size: int, steps: int, parts: Parts | None = None) -> dict:
     start, events = time.perf_counter(), []
     for event in artstyle.stylize_iter(B.CONTENT, B.STYLE, weights=vgg, size=size, steps=steps, device="cpu",
-                                       preview_every=0):  # fmt: skip
+                                       preview_every=0, parts=parts):  # fmt: skip
         events.append(event)
     wall = time.perf_counter() - start
-    return {"s_per_it": wall / steps, "restarts": events[-1].restarts, "final": events[-1].losses["total"]}
+    return {"s_per_it": wall / steps, "restarts": events[-1].restarts, "final": events[-1].losses.total}
 
 
 def main() -> None:
@@ -53,8 +42,7 @@ def main() -> None:
     runs: dict[str, list[dict]] = {"guard": [], "no_guard": []}
     for _ in range(args.rounds):  # interleaved, so that drift in the machine's speed hits both alike
         runs["guard"].append(one_run(vgg, args.size, args.steps))
-        with guard_removed():
-            runs["no_guard"].append(one_run(vgg, args.size, args.steps))
+        runs["no_guard"].append(one_run(vgg, args.size, args.steps, NO_GUARD))
     best = {k: min(r["s_per_it"] for r in v) for k, v in runs.items()}
     print(json.dumps({
         "size": args.size, "steps": args.steps, "rounds": args.rounds,

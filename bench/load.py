@@ -1,4 +1,4 @@
-"""Load and cancel-storm figures for the app (issue 6), printed as JSON.
+"""Load and cancel-storm figures for the app, printed as JSON.
 
     python -m bench.load [--jobs 8] [--cancels 20] [--queue 16]
 

@@ -1,4 +1,4 @@
-"""Colour speckle of the outputs (issue 18), against the photo's own fine detail, per setting.
+"""Colour speckle of the outputs (pixel-scale rainbow grain VGG's losses leave alone), against the photo's own fine detail, per setting.
 
 For each (photo, painting) pair and each setting, one run at the app's CPU defaults (or --size/--steps), and one
 JSON line: mean |Laplacian| of the output and of the photo at the same size (0-255, per channel, 3x3 kernel)
@@ -21,8 +21,8 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 import artstyle
+from artstyle.gallery import DEFAULT_SIZE, DEFAULT_STEPS
 from artstyle.images import fit_long_side, load_image
-from artstyle.params import APP_DEFAULTS
 from bench import bench as B
 from bench import reference
 from bench.evaluate import Evaluator
@@ -87,8 +87,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", default=PAIRS, help="photo:painting,... (file stems in ../shared/images)")
     ap.add_argument("--settings", nargs="+", default=["{}"], help="JSON objects of StyleParams fields, one per row")
-    ap.add_argument("--size", type=int, default=APP_DEFAULTS["cpu"][0])
-    ap.add_argument("--steps", type=int, default=APP_DEFAULTS["cpu"][1])
+    ap.add_argument("--size", type=int, default=DEFAULT_SIZE)
+    ap.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     ap.add_argument("--sheet", help="write the outputs as a contact sheet (rows: settings, columns: pairs)")
     ap.add_argument("--cell", type=int, default=256)
     args = ap.parse_args()

@@ -26,7 +26,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 needs_shared = pytest.mark.skipif(
-    not REAL_WEIGHTS.is_file(),
+    not (REAL_WEIGHTS.is_file() and CONTENT_DIR.is_dir() and STYLES_DIR.is_dir()),
     reason=f"real VGG19 weights and images are expected in {SHARED} (present in CI; absent in a fresh clone)",
 )
 

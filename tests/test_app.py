@@ -10,14 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import CLIENT_HTTP, served_app
+from tests.conftest import CLIENT_HTTP, STYLES_DIR, needs_shared, served_app
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
-WEIGHTS = SHARED / "models" / "vgg19-caffe-features-fp16.safetensors"
-STYLES = SHARED / "images" / "styles"
-pytestmark = pytest.mark.skipif(
-    not (WEIGHTS.is_file() and STYLES.is_dir()), reason="needs ../shared (VGG19 weights and style images)"
-)
+pytestmark = [needs_shared, pytest.mark.slow]  # a real server, real weights
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +141,7 @@ def test_embeddable_in_another_blocks_and_fastapi(monkeypatch):
 
     import app
 
-    monkeypatch.setenv("ARTSTYLE_PRESETS_DIR", str(STYLES))
+    monkeypatch.setenv("ARTSTYLE_PRESETS_DIR", str(STYLES_DIR))
     inner = app.build_demo()
     with gr.Blocks() as outer:
         gr.Markdown("host app")

@@ -18,14 +18,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import CLIENT_HTTP, served_app
+from tests.conftest import CLIENT_HTTP, REAL_WEIGHTS, STYLES_DIR, needs_shared, served_app
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
-WEIGHTS = SHARED / "models" / "vgg19-caffe-features-fp16.safetensors"
-STYLES = SHARED / "images" / "styles"
-pytestmark = pytest.mark.skipif(
-    not (WEIGHTS.is_file() and STYLES.is_dir()), reason="needs ../shared (VGG19 weights and style images)"
-)
+pytestmark = [needs_shared, pytest.mark.slow]  # a real server, real weights
 QUEUE = 3  # waiting jobs before "Queue is full"
 RSS_SLACK = 120 * 2**20  # memory allowed to stay above the warm baseline after load (allocator caches)
 IDLE_CPU = 0.15  # core-seconds per second: more than this after a storm means an optimisation still runs
@@ -416,8 +411,8 @@ def test_files_outside_gradio_temp_are_not_served(served, photo):
         "/gradio_api/file/etc/passwd",  # the deprecated route
         f"/gradio_api/file={app_py}",
         "/gradio_api/file=app.py",  # relative to the working directory
-        f"/gradio_api/file={WEIGHTS}",
-        f"/gradio_api/file={STYLES / 'starry_night.jpg'}",  # presets are shown through Gradio's cache copies
+        f"/gradio_api/file={REAL_WEIGHTS}",
+        f"/gradio_api/file={STYLES_DIR / 'starry_night.jpg'}",  # presets are shown through Gradio's cache copies
     ]
     for path in refused:
         status, body = _get(url, path)
@@ -432,7 +427,7 @@ def test_files_outside_gradio_temp_are_not_served(served, photo):
 
 def test_api_cannot_smuggle_a_server_path_in_as_an_upload(served, photo):
     _, _, url = served
-    for path in ("/etc/passwd", str(STYLES / "starry_night.jpg"), f"{os.environ['GRADIO_TEMP_DIR']}/../x.png"):
+    for path in ("/etc/passwd", str(STYLES_DIR / "starry_night.jpg"), f"{os.environ['GRADIO_TEMP_DIR']}/../x.png"):
         data = [{"path": path, "meta": {"_type": "gradio.FileData"}}, None, "starry_night", 64, 2, 5, None, 0]
         stream = _raw_call(url, data)
         assert "event: error" in stream and "root:" not in stream, stream

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
 import artstyle
+from tests.conftest import CONTENT_DIR, REAL_WEIGHTS, ROOT, STYLES_DIR, needs_shared
 
-ROOT = Path(__file__).resolve().parent.parent
-WEIGHTS = ROOT.parent / "shared" / "models" / "vgg19-caffe-features-fp16.safetensors"
-CONTENT = ROOT.parent / "shared" / "images" / "content" / "tubingen.jpg"
-STYLE = ROOT.parent / "shared" / "images" / "styles" / "starry_night.jpg"
-needs_shared = pytest.mark.skipif(not WEIGHTS.is_file(), reason=f"needs the shared weights at {WEIGHTS}")
+WEIGHTS = REAL_WEIGHTS
+CONTENT = CONTENT_DIR / "tubingen.jpg"
+STYLE = STYLES_DIR / "starry_night.jpg"
 
 
 def test_flop_count_matches_vgg19_at_224():

@@ -12,19 +12,16 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import served_app
+from tests.conftest import ROOT, needs_shared, served_app
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-WEIGHTS = SHARED / "models" / "vgg19-caffe-features-fp16.safetensors"
-STYLES = SHARED / "images" / "styles"
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts"
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
+    needs_shared,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"),
-    pytest.mark.skipif(not (WEIGHTS.is_file() and STYLES.is_dir()), reason="needs ../shared (weights and styles)"),
 ]
 CHROMIUM_ARGS = [
     "--no-sandbox",

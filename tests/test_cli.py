@@ -8,7 +8,7 @@ import sys
 
 from PIL import Image
 
-from artstyle.__main__ import build_parser, main
+from artstyle.cli import build_parser, main
 from artstyle.metadata import read_settings
 from artstyle.params import StyleParams
 from tests.conftest import REAL_WEIGHTS, ROOT, needs_shared
@@ -62,7 +62,7 @@ def test_cli_rejects_bad_values_with_one_line(tmp_path):
 
 
 def test_paper_flag_restores_the_papers_settings_unless_an_option_says_otherwise():
-    from artstyle.__main__ import _params
+    from artstyle.cli import _params
     from artstyle.params import PAPER_SETTINGS
 
     paper = _params(build_parser().parse_args(["c.jpg", "s.jpg", "--paper"]))

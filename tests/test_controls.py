@@ -1,12 +1,10 @@
-"""Creative controls (issue 3): each control's *effect*, with the real VGG19 weights at 64-96 px.
+"""Creative controls: each control's *effect*, with the real VGG19 weights at 64-96 px.
 
 Gatys et al. 2016 (colour) and 2017 (spatial, scale control): preserve_color, scales, several styles,
 style_scale, mask, ema. Runs are a few L-BFGS steps: enough to move the picture, small enough for CI.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,22 +13,17 @@ from PIL import Image
 
 import artstyle
 from artstyle import color
-from artstyle.__main__ import main as cli_main
+from artstyle.cli import main as cli_main
 from artstyle.features import VGGFeatures
 from artstyle.images import fit_long_side, load_image, to_tensor
 from artstyle.losses import gram
+from tests.conftest import CONTENT_DIR, REAL_WEIGHTS, STYLES_DIR, needs_shared
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
-WEIGHTS = SHARED / "models" / "vgg19-caffe-features-fp16.safetensors"
-CONTENT = SHARED / "images" / "content" / "tubingen.jpg"
-STARRY = SHARED / "images" / "styles" / "starry_night.jpg"
-KISS = SHARED / "images" / "styles" / "the_kiss_detail.png"
-SCREAM = SHARED / "images" / "styles" / "the_scream.jpg"
-
-needs_shared = pytest.mark.skipif(
-    not (WEIGHTS.is_file() and CONTENT.is_file() and STARRY.is_file() and KISS.is_file()),
-    reason="needs ../shared/models/vgg19-caffe-features-fp16.safetensors and ../shared/images (not in the repo)",
-)
+WEIGHTS = REAL_WEIGHTS
+CONTENT = CONTENT_DIR / "tubingen.jpg"
+STARRY = STYLES_DIR / "starry_night.jpg"
+KISS = STYLES_DIR / "the_kiss_detail.png"
+SCREAM = STYLES_DIR / "the_scream.jpg"
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +111,7 @@ def test_scales_stream_from_the_small_level_and_end_at_size(vgg):
 def test_scales_combine_with_optimisers_and_inits(vgg, optimizer, init):
     events = run(vgg, steps=4, scales=[32], scale_steps=[3, 1], optimizer=optimizer, init=init)
     assert [e.level for e in events] == [0, 0, 0, 1]
-    assert all(np.isfinite(e.losses["total"]) for e in events)
+    assert all(np.isfinite(e.losses.total) for e in events)
     assert events[-1].image.size == (64, 48)
 
 
@@ -188,12 +181,12 @@ def test_mask_puts_each_half_nearer_its_own_painting(vgg):
 
 
 def test_colour_mask_regions_ordered_dark_to_light():
-    from artstyle.engine import _mask_guides
+    from artstyle.inputs import mask_guides
 
     mask = Image.new("RGB", (30, 10), (250, 250, 250))
     mask.paste((200, 0, 0), (0, 0, 10, 10))
     mask.paste((0, 0, 90), (10, 0, 20, 10))
-    guides = _mask_guides(mask, (30, 10), 3)[0]
+    guides = mask_guides(mask, (30, 10), 3)[0]
     assert guides.shape == (3, 10, 30)
     assert guides[0, :, 10:20].min() == 1  # darkest: dark blue -> first style
     assert guides[1, :, :10].min() == 1  # red

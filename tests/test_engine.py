@@ -14,8 +14,11 @@ from PIL import Image
 
 import artstyle
 from artstyle.features import InputNormalization, VGGFeatures
-from artstyle.images import to_tensor
+from artstyle.inputs import LevelImages, load_inputs
+from artstyle.objective import Objective
 from artstyle.params import StyleParams
+from artstyle.solver import LevelSolver, Parts, make_optimizer
+from artstyle.statistics import GramStatistic
 
 SMALL = {"size": 64, "preview_every": 5}
 
@@ -31,8 +34,10 @@ def test_style_loss_falls_previews_stream_and_output_differs(real_weights, tubin
     )
     assert [e.step for e in events] == list(range(1, 31))
     assert all(e.total == 30 for e in events)
-    assert set(events[0].losses) == {"total", "content", "style", "tv"}
-    first, last = events[0].losses["style"], events[-1].losses["style"]
+    losses = events[0].losses
+    assert isinstance(losses, artstyle.Losses)
+    assert losses.total == pytest.approx(losses.content + losses.style + losses.tv, rel=1e-6)
+    first, last = events[0].losses.style, events[-1].losses.style
     assert last < first / 10, f"style loss fell only from {first:.3g} to {last:.3g}"
     previews = [e.step for e in events if e.image is not None]
     assert previews == [1, 5, 10, 15, 20, 25, 30]  # step 1: the first preview comes at once
@@ -46,7 +51,7 @@ def test_style_loss_falls_previews_stream_and_output_differs(real_weights, tubin
 def test_closing_the_generator_stops_the_run_and_frees_it(real_weights, tubingen, starry_night):
     gen = artstyle.stylize_iter(tubingen, starry_night, weights=real_weights, steps=1000, **SMALL)
     next(gen)
-    problem = weakref.ref(gen.gi_frame.f_locals["problem"])
+    problem = weakref.ref(gen.gi_frame.f_locals["solver"])
     image = weakref.ref(problem().image)
     started = time.perf_counter()
     gen.close()
@@ -58,7 +63,7 @@ def test_closing_the_generator_stops_the_run_and_frees_it(real_weights, tubingen
 def test_dropping_the_generator_also_stops_it(real_weights, tubingen, starry_night):
     gen = artstyle.stylize_iter(tubingen, starry_night, weights=real_weights, steps=1000, **SMALL)
     next(gen)
-    problem = weakref.ref(gen.gi_frame.f_locals["problem"])
+    problem = weakref.ref(gen.gi_frame.f_locals["solver"])
     del gen
     assert problem() is None
 
@@ -89,7 +94,7 @@ def test_options_run_and_reduce_the_loss(real_weights, tubingen, starry_night, o
             tubingen, starry_night, weights=real_weights, steps=8, size=48, preview_every=0, **options
         )
     )
-    assert events[-1].losses["total"] < events[0].losses["total"]
+    assert events[-1].losses.total < events[0].losses.total
     assert events[-1].image.size == (48, 36)
     assert all(e.image is None for e in events[:-1])
 
@@ -193,11 +198,9 @@ def _deepest_layer_per_evaluation(monkeypatch) -> list[str]:
 
 
 def test_an_inert_deep_style_layer_is_skipped_and_rechecked(real_weights, tubingen, starry_night, monkeypatch):
-    from artstyle import engine
-
     deepest = _deepest_layer_per_evaluation(monkeypatch)
-    monkeypatch.setattr(engine, "INERT_RECHECK", 4)
-    artstyle.stylize(tubingen, starry_night, size=64, steps=9, weights=real_weights, device="cpu")
+    parts = Parts(inert_recheck=4)
+    artstyle.stylize(tubingen, starry_night, size=64, steps=9, weights=real_weights, device="cpu", parts=parts)
     # conv5_1 (style) lies below conv4_2 (content): skipped; checked on evaluation 2 and every 4th
     lean, full = "conv4_2", "conv5_1"
     assert deepest == [lean, full, lean, full, lean, lean, lean, full, lean]
@@ -205,44 +208,40 @@ def test_an_inert_deep_style_layer_is_skipped_and_rechecked(real_weights, tubing
 
 def test_the_skipped_layer_stays_out_as_the_run_converges(real_weights, tubingen, starry_night, monkeypatch):
     # Its share of the objective's *value* stays ~1e-5 however small the gradient gets near a minimum.
-    from artstyle import engine
-
     deepest = _deepest_layer_per_evaluation(monkeypatch)
     made = []
-    original = engine._make_optimizer
-    monkeypatch.setattr(engine, "_make_optimizer", lambda *a: made.append(a) or original(*a))
-    monkeypatch.setattr(engine, "INERT_RECHECK", 10)
-    artstyle.stylize(tubingen, starry_night, size=64, steps=120, weights=real_weights, device="cpu")
+    parts = Parts(make_optimizer=lambda *a: made.append(a) or make_optimizer(*a), inert_recheck=10)
+    artstyle.stylize(tubingen, starry_night, size=64, steps=120, weights=real_weights, device="cpu", parts=parts)
     assert deepest.count("conv5_1") == 13  # the checks: evaluation 2, 10, 20, ..., 120
     assert len(made) == 1  # never restarted
 
 
 def test_a_check_hands_the_optimiser_the_same_gradient(real_weights, tubingen, starry_night):
-    from artstyle import engine
-
     p = StyleParams(size=64, steps=5, device="cpu")
     full = VGGFeatures(real_weights, (*p.content_layers, *p.style_layers))
     lean = full.subnetwork((*p.content_layers, *p.style_layers[:-1]))
-    inputs = engine._load_inputs(tubingen, starry_night, None, p)
-    problem = engine._Problem(inputs, p.size, p, full, torch.device("cpu"), None, p.steps, lean=lean)
-    problem.step()  # evaluation 1 (lean) and a first move
-    problem.objective()  # evaluation 2: a check, through the whole network
-    checked, losses = problem.image.grad.clone(), dict(problem.losses)
-    problem.objective()  # evaluation 3, same pixels: through the lean network
-    assert problem.skipped == ("conv5_1",)
-    assert torch.allclose(checked, problem.image.grad, rtol=0, atol=1e-6 * float(checked.abs().max()))
-    assert losses == pytest.approx(problem.losses, rel=1e-5)
+    inputs = load_inputs(tubingen, starry_night, None, p)
+    images = LevelImages.at(inputs, p.size, p, torch.device("cpu"))
+    objective = Objective(images, inputs.blend, None, p, full, GramStatistic(), lean=lean)
+    solver = LevelSolver(objective, images.content.clone(), p.steps, p)
+    solver.step()  # evaluation 1 (lean) and a first move
+    image = solver.image.detach().clone().requires_grad_(True)
+    checked = objective.evaluate(image)  # evaluation 2: a check, through the whole network
+    assert checked.checks_skipped and not objective.put_back_inert(checked)  # conv5_1 is inert here
+    lean_pass = objective.evaluate(image)  # evaluation 3, same pixels: through the lean network
+    assert not lean_pass.checks_skipped and objective.skipped == ("conv5_1",)
+    (checked_grad,) = torch.autograd.grad(checked.total, image)
+    (lean_grad,) = torch.autograd.grad(lean_pass.total, image)
+    assert torch.allclose(checked_grad, lean_grad, rtol=0, atol=1e-6 * float(checked_grad.abs().max()))
+    assert dataclasses.astuple(checked.losses) == pytest.approx(dataclasses.astuple(lean_pass.losses), rel=1e-5)
 
 
 @pytest.mark.parametrize(("optimizer", "optimisers_made"), [("lbfgs", 2), ("adam", 1)])
 def test_a_deep_style_layer_that_matters_is_put_back(real_weights, tubingen, starry_night, monkeypatch, optimizer,
                                                      optimisers_made):  # fmt: skip
-    from artstyle import engine
-
     deepest = _deepest_layer_per_evaluation(monkeypatch)
     made = []
-    original = engine._make_optimizer
-    monkeypatch.setattr(engine, "_make_optimizer", lambda *a: made.append(a) or original(*a))
+    parts = Parts(make_optimizer=lambda *a: made.append(a) or make_optimizer(*a))
     # Against conv1_1 alone, conv5_1's term is a large share: the check puts it back for good, and L-BFGS
     # restarts (its curvature pairs were of the other objective); Adam keeps its moments.
     events = list(
@@ -256,6 +255,7 @@ def test_a_deep_style_layer_that_matters_is_put_back(real_weights, tubingen, sta
             style_layers=("conv1_1", "conv5_1"),
             optimizer=optimizer,
             tv_weight=0.0,
+            parts=parts,
         )  # fmt: skip
     )
     assert deepest == ["conv4_2"] + ["conv5_1"] * 5
@@ -263,10 +263,10 @@ def test_a_deep_style_layer_that_matters_is_put_back(real_weights, tubingen, sta
     # over: the divergence guard restarts it (fresh moments) on top of the put-back's restart count
     assert len(made) == optimisers_made + events[-1].restarts
     assert optimizer == "adam" or events[-1].restarts == 0
-    assert np.isfinite(events[-1].losses["total"])
+    assert np.isfinite(events[-1].losses.total)
     if optimizer == "lbfgs":
         assert made[1][2] == 4  # the steps left after the second
-        assert events[-1].losses["style"] < events[2].losses["style"]  # the restarted L-BFGS makes progress
+        assert events[-1].losses.style < events[2].losses.style  # the restarted L-BFGS makes progress
 
 
 @pytest.mark.parametrize("kwargs", [{"content_weight": 0.0}, {"content_layers": ("conv5_2",)}])
@@ -277,21 +277,14 @@ def test_runs_without_a_skippable_layer_use_the_whole_network(real_weights, tubi
     assert len(set(deepest)) == 1 and len(deepest) == 3
 
 
-def test_skipping_the_inert_layer_barely_moves_the_result(real_weights, tubingen, starry_night, monkeypatch):
-    from artstyle import engine
-
+def test_skipping_the_inert_layer_barely_moves_the_result(real_weights, tubingen, starry_night):
     p = StyleParams(size=96, steps=60, device="cpu")  # past the rechecks at 25 and 50
 
     def full_objective(picture: Image.Image) -> float:  # every layer, conv5_1 included
-        model = VGGFeatures(real_weights, (*p.content_layers, *p.style_layers))
-        inputs = engine._load_inputs(tubingen, starry_night, None, p)
-        problem = engine._Problem(inputs, p.size, p, model, torch.device("cpu"), to_tensor(picture), p.steps)
-        problem.objective()
-        return problem.losses["total"]
+        return artstyle.objective_terms(tubingen, picture, starry_night, params=p, weights=real_weights).total
 
     lean = artstyle.stylize(tubingen, starry_night, params=p, weights=real_weights)
-    monkeypatch.setattr(engine, "_skippable_layers", lambda p: ())
-    full = artstyle.stylize(tubingen, starry_night, params=p, weights=real_weights)
+    full = artstyle.stylize(tubingen, starry_night, params=p, weights=real_weights, parts=Parts(skip_inert=False))
     start = full_objective(Image.open(tubingen).convert("RGB"))
     # Measured: 2.5865e10 lean vs 2.5856e10 full (the photo: 7.8e10); NNPACK vs oneDNN rounding alone moves the
     # full run's to 2.5890e10. So the two runs must agree to 1 %, where 60 steps cut the objective 3x.

@@ -12,7 +12,6 @@ import pytest
 from PIL import Image
 
 from artstyle.gallery import DEFAULT_SIZE, DEFAULT_STEPS, contact_sheet, format_value, main, parse_setting
-from artstyle.params import APP_DEFAULTS
 from artstyle.presets import get_preset
 from tests.conftest import REAL_WEIGHTS, ROOT, STYLES_DIR, needs_shared
 
@@ -21,10 +20,9 @@ PRESETS = ["starry_night", "the_scream"]
 
 
 def test_defaults_are_the_apps_cpu_defaults():
-    assert APP_DEFAULTS["cpu"] == (DEFAULT_SIZE, DEFAULT_STEPS)
     from webapp.devices import profile
 
-    assert (profile("cpu").size, profile("cpu").steps) == APP_DEFAULTS["cpu"]
+    assert (profile("cpu").size, profile("cpu").steps) == (DEFAULT_SIZE, DEFAULT_STEPS)
 
 
 @needs_shared

@@ -82,7 +82,7 @@ def _two_loop_clamped(x: torch.Tensor, f, steps: int, lower: float, upper: float
 
 
 def test_box_uses_the_clamped_step_as_its_curvature_pair():
-    """With a box, the pair is the step taken (issue 15: the computed step as the pair made runs diverge)."""
+    """With a box, the pair is the step taken (the computed step as the pair made converged runs diverge)."""
     f = _quadratic(seed=1)
     ours = torch.zeros(40, dtype=torch.float64, requires_grad=True)
     values = _run(LBFGS(ours, lower=-0.3, upper=0.3), ours, f, 30)

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 import artstyle
-from artstyle.__main__ import _save, main
+from artstyle.cli import _save, main
 from artstyle.params import StyleParams
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,12 +205,12 @@ def test_cli_ctrl_c_stops_the_run_and_writes_nothing(capsys, tmp_path: Path, mon
 
     def interrupted_run(*args, **kwargs):
         try:
-            yield artstyle.Progress(step=1, total=5, losses={"total": 1.0})
+            yield artstyle.Progress(step=1, total=5, losses=artstyle.Losses(total=1.0, content=0.5, style=0.5, tv=0.0))
             raise KeyboardInterrupt
         finally:
             closed.append(True)
 
-    monkeypatch.setattr("artstyle.__main__.stylize_iter", interrupted_run)
+    monkeypatch.setattr("artstyle.cli.stylize_iter", interrupted_run)
     out = tmp_path / "out.png"
     assert main(["c.jpg", "s.jpg", "-o", str(out), "-q"]) == 130
     assert closed == [True] and not out.exists()
@@ -281,4 +281,4 @@ def test_extreme_but_valid_values_give_finite_losses_and_an_image(extreme):
         artstyle.stylize_iter(content, style, weights=REAL_WEIGHTS, size=32, steps=3, device="cpu", **extreme)
     )
     assert events[-1].done and events[-1].image.size == (32, 32)
-    assert all(math.isfinite(v) for e in events for v in e.losses.values()), [e.losses for e in events]
+    assert all(math.isfinite(v) for e in events for v in dataclasses.astuple(e.losses)), [e.losses for e in events]

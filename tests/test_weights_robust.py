@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import save_file
 
 import artstyle
-from artstyle.__main__ import main
+from artstyle.cli import main
 from artstyle.weights import ENV_WEIGHTS, WeightsError, load_weights
 
 

@@ -28,6 +28,8 @@ def control_spec(name: str) -> tuple[type[gr.components.Component], dict[str, An
     if optional:  # Optional[X]: edit X; an empty box (or the "none" choice) means None
         hint = next(a for a in args if a is not type(None))
         origin, args = get_origin(hint), get_args(hint)
+    if "choices" in f.metadata:  # a choice from a registry (style_loss: artstyle.statistics.STATISTICS)
+        return gr.Radio, {"choices": list(f.metadata["choices"]), "value": default, **common}
     if origin is Literal:
         choices = ([NONE_CHOICE] if optional else []) + list(args)
         return gr.Radio, {"choices": choices, "value": NONE_CHOICE if default is None else default, **common}
@@ -55,10 +57,10 @@ def editable(names: typing.Iterable[str]) -> list[str]:
     return [n for n in names if control_spec(n) is not None]
 
 
-def extra_kwargs(names: list[str], values: tuple[Any, ...]) -> dict[str, Any]:
-    """The StyleParams keywords for the generated controls' values (emptied boxes keep their defaults)."""
+def extra_kwargs(values: typing.Mapping[str, Any]) -> dict[str, Any]:
+    """The StyleParams keywords for generated controls' values by field name (emptied boxes keep their defaults)."""
     extra = {}
-    for name, value in zip(names, values, strict=True):
+    for name, value in values.items():
         default = PARAM_FIELDS[name].default
         if value is None and default is not None:
             continue  # an emptied number box: keep the default

@@ -11,16 +11,14 @@ from contextlib import contextmanager
 
 import torch
 
-from artstyle.params import APP_DEFAULTS
-
 from .zerogpu import on_zerogpu
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class DeviceProfile:
-    """What one kind of device does with the app's defaults."""
+    """The app's defaults on one kind of device."""
 
-    size: int  # default output size (long side, px): a pleasing result in about a minute (APP_DEFAULTS)
+    size: int  # default output size (long side, px): a pleasing result in about a minute on this kind
     steps: int
     max_size: int  # the size slider's top
     seconds_per_mpx_iter: float  # a first guess for the time estimate, until this host has measured itself
@@ -29,14 +27,21 @@ class DeviceProfile:
     preview_every: int  # a preview image every Nth step (0: by steps, see `preview_every_for`)
 
 
+#: The app's defaults per device kind (`python -m artstyle.gallery` starts from the CPU's size and steps too).
 PROFILES: dict[str, DeviceProfile] = {
     # CPU: converting every step's image costs ~1 ms against ~0.5 s of optimisation, and lets the API stream
-    # (and notice a cancel) at the throttle's pace. The time per Mpx-iteration: measured, bench/README.md,
-    # 'app_time.py'.
-    "cpu": DeviceProfile(*APP_DEFAULTS["cpu"], 1024, 14.0, 96, 40, preview_every=1),
+    # (and notice a cancel) at the throttle's pace. Size, steps and the time per Mpx-iteration: measured,
+    # bench/README.md, 'app_time.py'.
+    "cpu": DeviceProfile(
+        size=256, steps=85, max_size=1024, seconds_per_mpx_iter=14.0, paper_size=96, paper_steps=40, preview_every=1
+    ),
     # GPUs: converting every step would stall the device; about 50 previews a run.
-    "mps": DeviceProfile(*APP_DEFAULTS["mps"], 1536, 1.5, 128, 100, preview_every=0),
-    "cuda": DeviceProfile(*APP_DEFAULTS["cuda"], 2048, 0.1, 256, 300, preview_every=0),
+    "mps": DeviceProfile(
+        size=384, steps=200, max_size=1536, seconds_per_mpx_iter=1.5, paper_size=128, paper_steps=100, preview_every=0
+    ),
+    "cuda": DeviceProfile(
+        size=512, steps=300, max_size=2048, seconds_per_mpx_iter=0.1, paper_size=256, paper_steps=300, preview_every=0
+    ),
 }
 
 
@@ -115,6 +120,10 @@ class RunCounters:
     last_step: int = 0
     last_total: int = 0
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
+
+    def reached(self, step: int, total: int) -> None:
+        """The latest run's progress: `step` of `total` iterations."""
+        self.last_step, self.last_total = step, total
 
     @contextmanager
     def track(self) -> Iterator[RunCounters]:

@@ -30,6 +30,8 @@ PROBE_STEPS = 6
 #: taken from this iteration on, those costs count as set-up (measured: bench/README.md, 'estimate_error.py').
 PROBE_PACE_FROM = 3
 FALLBACK_SETUP_S = 3.0
+#: Short side over long side assumed where the photo is not known yet: a 4:3 photo.
+DEFAULT_ASPECT = 0.75
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +64,7 @@ class SpeedModel:
     def measured(self) -> bool:
         return bool(self._by_pixels)
 
-    def seconds(self, size: float, steps: float, aspect: float = 0.75) -> float:
+    def seconds(self, size: float, steps: float, aspect: float = DEFAULT_ASPECT) -> float:
         """Wall time of a run of `steps` iterations whose long side is `size` (short side = aspect x size)."""
         pixels = max(1.0, size * size * aspect)
         nearest = self._nearest(pixels)

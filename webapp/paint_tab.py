@@ -1,10 +1,15 @@
-"""The Paint tab: a photo, a painting, Paint; the result streams in beside them. Also `/stylize`, the API."""
+"""The Paint tab: a photo, a painting, Paint; the result streams in beside them. Also `/stylize`, the API.
+
+`layout` builds the components in page order (`PaintControls`); `wire` connects their events. The page's own
+handler takes and returns components by name (Gradio's dict inputs and outputs); `/stylize` keeps named
+parameters, because they are its public API.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
@@ -16,16 +21,15 @@ from artstyle.params import NONE_CHOICE
 from artstyle.presets import Preset, PresetStatus
 
 from .components import PARAM_FIELDS, control_for, editable, extra_kwargs, name_errors, photo_input
-from .devices import profile
-from .estimate import duration
+from .devices import DeviceProfile, profile
+from .estimate import DEFAULT_ASPECT, duration
 from .paintings import example_rows, preset_gallery, unavailable_note
 from .requests import BLEND_DEFAULT, STRENGTH_DEFAULT, Inputs, SecondPainting, as_int, drawn_mask, prepare
 from .runs import Final, Preview, RunEvent, Runner
 
-# Controls on the main panel or set by the app itself; every other StyleParams field goes under "Advanced".
+# Controls on the main panel or set by the app itself; every other StyleParams field goes under "Fine-tuning".
 MAIN_FIELDS = ("size", "steps", "style_weight", "seed", "preserve_color", "scales")
 APP_FIELDS = ("device", "preview_every")
-API_NAMES = ("content", "style", "preset", "size", "steps", "style_strength", "preserve_color", "seed")
 # Paint: on a narrow screen the result sits below the controls; bring it into view when it is off screen.
 # It runs before the run's handler and hands the inputs on unchanged.
 SHOW_RESULT_JS = """(...inputs) => {
@@ -49,21 +53,59 @@ class PaintTab:
     refresh_expectation: tuple[Callable[..., str], list[gr.components.Component], gr.Markdown]
 
 
-def create(runner: Runner, catalogue: tuple[Preset, ...], statuses: list[PresetStatus], device_label: str) -> PaintTab:
-    """Lay the tab out (inside the caller's `gr.Tab`) and wire its events; returns the shared inputs.
+@dataclasses.dataclass
+class PaintControls:
+    """Every component of the tab, in page order."""
 
-    The first minute decides: photo, painting and Paint come first in the left column, the result streams
-    in beside them (on a phone, the page scrolls to it on Paint), and everything else waits in accordions.
-    """
+    content: gr.Image
+    gallery: gr.Gallery
+    preset: gr.Dropdown
+    run: gr.Button
+    stop: gr.Button
+    expect: gr.Markdown
+    style_strength: gr.Slider
+    size: gr.Slider
+    steps: gr.Slider
+    style: gr.Image
+    preserve_color: gr.components.Component
+    preset2: gr.Dropdown
+    style2: gr.Image
+    blend: gr.Slider
+    mask_draw: gr.ImageEditor
+    mask_upload: gr.Image
+    seed: gr.Number
+    scales: gr.components.Component
+    fine_tuning: dict[str, gr.components.Component]  # StyleParams field name -> its generated control
+    result: gr.Image
+    status: gr.Textbox
+    download: gr.DownloadButton
+    examples_slot: gr.Column
+    before_after: gr.ImageSlider
+    loss_plot: gr.LinePlot
+
+
+def create(runner: Runner, catalogue: tuple[Preset, ...], statuses: list[PresetStatus], device_label: str) -> PaintTab:
+    """Lay the tab out (inside the caller's `gr.Tab`) and wire its events; returns the shared inputs."""
     defaults = profile(runner.pool.names[0])
-    first = next((s.preset.id for s in statuses if s.available), None)
-    advanced_names = editable(n for n in PARAM_FIELDS if n not in MAIN_FIELDS + APP_FIELDS)
 
     def expectation(size: float, steps: float, photo: str | None = None) -> str:
         seconds = runner.speed.seconds(size or 0, steps or 0, _aspect(photo))
         how = "measured on this machine" if runner.speed.measured() else "a first guess"
         return f"On **{device_label}**: about **{duration(seconds)}** ({how})."
 
+    controls = layout(catalogue, statuses, defaults, expectation(defaults.size, defaults.steps))
+    wire(controls, runner, catalogue, statuses, defaults, expectation)
+    c = controls
+    return PaintTab(c.content, c.style, c.preset, c.seed, (expectation, [c.size, c.steps, c.content], c.expect))
+
+
+def layout(
+    catalogue: tuple[Preset, ...], statuses: list[PresetStatus], defaults: DeviceProfile, expectation: str
+) -> PaintControls:
+    """The tab's components. The first minute decides: photo, painting and Paint come first in the left column,
+    the result streams in beside them (on a phone, the page scrolls to it on Paint), everything else waits in
+    accordions."""
+    first = _first_available(statuses)
     with gr.Row(equal_height=False, elem_id="paint-row"):
         with gr.Column(min_width=320, elem_id="inputs"):
             content = photo_input(label="Your photo", sources=["upload", "webcam", "clipboard"], height=220,
@@ -77,7 +119,7 @@ def create(runner: Runner, catalogue: tuple[Preset, ...], statuses: list[PresetS
                                      scale=3, min_width=180, elem_id="preset")  # fmt: skip
                 run = gr.Button("Paint", variant="primary", scale=1, min_width=90, elem_id="run")
                 stop = gr.Button("Stop", variant="stop", scale=1, min_width=70, elem_id="stop")
-            expect = gr.Markdown(expectation(defaults.size, defaults.steps), elem_id="expect")
+            expect = gr.Markdown(expectation, elem_id="expect")
             gr.Markdown(unavailable_note(statuses))
             style_strength = gr.Slider(
                 0, 10, value=STRENGTH_DEFAULT, step=0.5, label="How much painting",
@@ -99,7 +141,7 @@ def create(runner: Runner, catalogue: tuple[Preset, ...], statuses: list[PresetS
                 seed = gr.Number(value=0, precision=0, minimum=0, label="Seed",
                                  info="Another number, another start: the same number repeats a result.")  # fmt: skip
                 scales = control_for("scales", label="Coarse-to-fine levels")
-                advanced = [control_for(n) for n in advanced_names]
+                fine_tuning = {name: control_for(name) for name in _fine_tuning_fields()}
         with gr.Column(min_width=320, elem_id="outputs"):
             result = gr.Image(label="Result", format="png", interactive=False, buttons=["download", "fullscreen"],
                               height=440, elem_id="result")  # fmt: skip
@@ -114,21 +156,34 @@ def create(runner: Runner, catalogue: tuple[Preset, ...], statuses: list[PresetS
                     x="step", y="log10 loss", color="term", color_map=LOSS_COLOURS,
                     label="Loss, log10 (blue: total, orange: style, red: content)", height=240, elem_id="loss",
                 )  # fmt: skip
+    return PaintControls(
+        content, gallery, preset, run, stop, expect, style_strength, size, steps, style, preserve_color, preset2,
+        style2, blend, mask_draw, mask_upload, seed, scales, fine_tuning, result, status, download, examples_slot,
+        before_after, loss_plot,
+    )  # fmt: skip
 
-    extra_names = ["scales", *advanced_names]
 
-    def ui_run(content, style, preset, size, steps, style_strength, preserve_color, seed,
-               style2, preset2, blend, mask_upload, mask_draw, *extra_values):  # fmt: skip
-        extra = {**extra_kwargs(extra_names, extra_values), **extra_kwargs(["preserve_color"], (preserve_color,))}
-        second = SecondPainting(style2, preset2, blend, mask_upload or drawn_mask(mask_draw))
-        inputs = Inputs(content, style, preset, size, steps, style_strength, seed, extra, second)
+def wire(
+    c: PaintControls,
+    runner: Runner,
+    catalogue: tuple[Preset, ...],
+    statuses: list[PresetStatus],
+    defaults: DeviceProfile,
+    expectation: Callable[..., str],
+) -> None:
+    """The tab's events: Paint and Stop, `/stylize`, the gallery, the mask canvas, the estimate, the examples."""
+    first = _first_available(statuses)
+
+    def ui_run(page: dict[gr.components.Component, Any]) -> Iterator[dict[gr.components.Component, Any]]:
+        inputs = _page_inputs(c, page)
         rows: list[dict[str, Any]] = []
         for event in runner.run(lambda device: prepare(inputs, device)):
             if isinstance(event, Preview | Final):
                 rows.extend(_loss_rows(event.progress))
-            # After a run the estimate has learnt this machine's speed: say so before the next run.
-            again = expectation(size, steps, content) if isinstance(event, Final) else gr.skip()
-            yield (*_page_update(event, rows), again)
+            update = _page_update(c, event, rows)
+            if isinstance(event, Final):  # the estimate has learnt this machine's speed: say so before the next run
+                update[c.expect] = expectation(page[c.size], page[c.steps], page[c.content])
+            yield update
 
     def api_stylize(content, style=None, preset=first, size=defaults.size, steps=defaults.steps,
                     style_strength=STRENGTH_DEFAULT, preserve_color=NONE_CHOICE, seed=0,
@@ -140,7 +195,7 @@ def create(runner: Runner, catalogue: tuple[Preset, ...], statuses: list[PresetS
         or placed by a greyscale `mask` of the photo's shape (black: first painting, white: second);
         `scales` coarse-to-fine levels."""
         extra: dict[str, Any] = {} if scales is None else {"scales": as_int("scales", scales)}
-        extra.update(extra_kwargs(["preserve_color"], (preserve_color,)))
+        extra.update(extra_kwargs({"preserve_color": preserve_color}))
         inputs = Inputs(content, style, preset, size, steps, style_strength, seed, extra,
                         SecondPainting(style2, preset2, blend, mask))  # fmt: skip
         for event in runner.run(lambda device: prepare(inputs, device)):
@@ -151,36 +206,54 @@ def create(runner: Runner, catalogue: tuple[Preset, ...], statuses: list[PresetS
                 else (event.image if isinstance(event, Preview) else gr.skip())
             )
 
-    main_inputs = [content, style, preset, size, steps, style_strength, preserve_color, seed]
-    second_painting = [style2, preset2, blend, mask_upload]
-    for name, control in zip(API_NAMES, main_inputs, strict=True):
-        if name not in ("content", "style"):  # photo_input words the image errors itself
-            name_errors(control, name)
+    # The API's parameters, in the order of its signature, and the controls they come from.
+    api_inputs = [c.content, c.style, c.preset, c.size, c.steps, c.style_strength, c.preserve_color, c.seed,
+                  c.style2, c.preset2, c.blend, c.mask_upload, c.scales]  # fmt: skip
+    for name, control in (("preset", c.preset), ("size", c.size), ("steps", c.steps), ("seed", c.seed),
+                          ("style_strength", c.style_strength), ("preserve_color", c.preserve_color)):  # fmt: skip
+        name_errors(control, name)  # (photo_input words the image errors itself)
     concurrency = {"concurrency_id": "optimise", "concurrency_limit": len(runner.pool.names)}
-    run_event = run.click(
-        ui_run, inputs=main_inputs + second_painting + [mask_draw, scales] + advanced,
-        outputs=[result, status, loss_plot, before_after, download, expect],
+    run_event = c.run.click(
+        ui_run, inputs={*api_inputs, c.mask_draw, *c.fine_tuning.values()},
+        outputs=[c.result, c.status, c.loss_plot, c.before_after, c.download, c.expect],
         api_visibility="private", show_progress="minimal", js=SHOW_RESULT_JS, **concurrency,
     )  # fmt: skip
-    stop.click(None, cancels=[run_event], api_visibility="private")
+    c.stop.click(None, cancels=[run_event], api_visibility="private")
     api_button = gr.Button(visible=False)
-    api_button.click(api_stylize, inputs=main_inputs + second_painting + [scales], outputs=[result], api_name="stylize",
-                     **concurrency)  # fmt: skip
+    api_button.click(api_stylize, inputs=api_inputs, outputs=[c.result], api_name="stylize", **concurrency)
     # The editor paints over the photo, so that the mask has the photo's shape and the user sees where.
-    content.change(_mask_canvas, content, mask_draw, api_visibility="private", queue=False)
+    c.content.change(_mask_canvas, c.content, c.mask_draw, api_visibility="private", queue=False)
     rows = example_rows(statuses)
     if rows:  # loaded on click, never run (or cached) at start-up
-        with examples_slot:
-            gr.Examples(rows, inputs=[content, preset], cache_examples=False, examples_per_page=4,
+        with c.examples_slot:
+            gr.Examples(rows, inputs=[c.content, c.preset], cache_examples=False, examples_per_page=4,
                         label="Examples: a photo and a painting, one click", elem_id="examples")  # fmt: skip
 
     def pick(evt: gr.SelectData):
         return catalogue[evt.index].id, None  # a picked painting replaces an uploaded style image
 
-    gallery.select(pick, None, [preset, style], api_visibility="private")
-    for control in (size, steps, content):
-        control.change(expectation, [size, steps, content], expect, api_visibility="private", queue=False)
-    return PaintTab(content, style, preset, seed, (expectation, [size, steps, content], expect))
+    c.gallery.select(pick, None, [c.preset, c.style], api_visibility="private")
+    for control in (c.size, c.steps, c.content):
+        control.change(expectation, [c.size, c.steps, c.content], c.expect, api_visibility="private", queue=False)
+
+
+def _fine_tuning_fields() -> list[str]:
+    """The StyleParams fields under "Fine-tuning", each with a generated control (seed and scales sit there too)."""
+    return editable(n for n in PARAM_FIELDS if n not in MAIN_FIELDS + APP_FIELDS)
+
+
+def _first_available(statuses: list[PresetStatus]) -> str | None:
+    return next((s.preset.id for s in statuses if s.available), None)
+
+
+def _page_inputs(c: PaintControls, page: dict[gr.components.Component, Any]) -> Inputs:
+    """The run the page asks for, from its controls' values."""
+    fields = {name: page[control] for name, control in c.fine_tuning.items()}
+    extra = extra_kwargs({**fields, "scales": page[c.scales], "preserve_color": page[c.preserve_color]})
+    second = SecondPainting(page[c.style2], page[c.preset2], page[c.blend],
+                            page[c.mask_upload] or drawn_mask(page[c.mask_draw]))  # fmt: skip
+    return Inputs(page[c.content], page[c.style], page[c.preset], page[c.size], page[c.steps],
+                  page[c.style_strength], page[c.seed], extra, second)  # fmt: skip
 
 
 def _aspect(photo: str | None) -> float:
@@ -192,17 +265,20 @@ def _aspect(photo: str | None) -> float:
             return min(width, height) / max(width, height)
         except (OSError, ValueError, ZeroDivisionError):
             pass
-    return 0.75
+    return DEFAULT_ASPECT
 
 
-def _page_update(event: RunEvent, rows: list[dict[str, Any]]) -> tuple[Any, ...]:
-    """(result, status, loss curve, before/after, download) for one event."""
+def _page_update(c: PaintControls, event: RunEvent, rows: list[dict[str, Any]]) -> dict[gr.components.Component, Any]:
+    """What one event changes on the page; components left out keep what they show."""
     if isinstance(event, Final):
         path = str(event.path)
-        return path, event.text, pd.DataFrame(rows), (event.before, path), gr.DownloadButton(value=path, visible=True)
+        return {
+            c.result: path, c.status: event.text, c.loss_plot: pd.DataFrame(rows), c.before_after: (event.before, path),
+            c.download: gr.DownloadButton(value=path, visible=True),
+        }  # fmt: skip
     if isinstance(event, Preview):
-        return event.image, event.text, pd.DataFrame(rows), gr.skip(), gr.skip()
-    return gr.skip(), event.text, gr.skip(), gr.skip(), gr.skip()
+        return {c.result: event.image, c.status: event.text, c.loss_plot: pd.DataFrame(rows)}
+    return {c.status: event.text}
 
 
 def _second_painting_controls(catalogue: tuple[Preset, ...]) -> tuple[Any, ...]:
@@ -232,8 +308,9 @@ def _mask_canvas(content: str | None) -> Any:
 
 def _loss_rows(event: Progress) -> list[dict[str, Any]]:
     # Zero terms (the content loss at step 1 of a content-initialised run) have no logarithm: left out.
+    losses = event.losses
     return [
-        {"step": event.step, "term": term, "log10 loss": math.log10(event.losses[term])}
-        for term in ("total", "content", "style")
-        if event.losses.get(term, 0.0) > 0.0
+        {"step": event.step, "term": term, "log10 loss": math.log10(value)}
+        for term, value in (("total", losses.total), ("content", losses.content), ("style", losses.style))
+        if value > 0.0
     ]

@@ -3,6 +3,8 @@ each panel shown as soon as it is finished (the figures themselves are `artstyle
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -17,8 +19,8 @@ from artstyle.paper import FIGURES, PanelProgress, iter_figure
 
 from .devices import profile
 from .paint_tab import PaintTab
-from .requests import as_int, resolve_style, user_errors
-from .runs import STATUS_INTERVAL_S, Runner
+from .requests import as_int, resolve_style
+from .runs import STATUS_INTERVAL_S, Runner, Status
 from .zerogpu import MAX_DURATION_S, lend_gpu
 
 INTRO = (
@@ -67,8 +69,14 @@ def create(runner: Runner, paint: PaintTab) -> None:
         """Run one of the paper's demonstrations (`figure`: "reconstructions" = Fig. 1, "grid" = Fig. 3)
         for the photo and painting; streams the gallery of finished cells, the labelled figure and a
         status line after each cell."""
-        yield from _stream(runner, content=content, style=style, preset=preset, figure=figure,
-                           size=cell_size, steps=cell_steps, seed=seed)  # fmt: skip
+        job = functools.partial(_figure_job, runner, content=content, style=style, preset=preset, figure=figure,
+                                size=cell_size, steps=cell_steps, seed=seed)  # fmt: skip
+        for event in runner.stream(job, size_knob="panel size"):
+            if isinstance(event, Panels):
+                yield {cells: event.gallery, status: event.text,
+                       **({figure_image: event.figure} if event.figure is not None else {})}  # fmt: skip
+            else:
+                yield {status: event.text}
 
     event = run.click(
         paper_run, inputs=[paint.content, paint.style, paint.preset, figure, size, steps, paint.seed],
@@ -78,33 +86,40 @@ def create(runner: Runner, paint: PaintTab) -> None:
     stop.click(None, cancels=[event], api_visibility="private")
 
 
-def _stream(runner: Runner, *, content: Any, style: Any, preset: Any, figure: Any, size: Any, steps: Any,
-            seed: Any) -> Iterator[tuple[Any, Any, str]]:  # fmt: skip
-    """(gallery, figure, status) after each panel, and a status line at least every STATUS_INTERVAL_S in
-    between: each yield is where Stop takes effect."""
-    yield gr.skip(), gr.skip(), "Waiting for the device …"  # the first step holds nothing (see Runner.run)
-    with user_errors(size_knob="panel size"), runner.pool.acquire() as device, runner.counters.track():
-        if not content:
-            raise ValueError("add a photo first (on the Paint tab)")
-        if figure not in FIGURES:
-            raise ValueError(f"figure must be one of {', '.join(FIGURES)}, got {figure!r}")
-        photo = load_image(content, name="photo")
-        painting, _ = resolve_style(style, preset)
-        kwargs = {"size": as_int("size", size), "steps": as_int("steps", steps), "device": device,
-                  "seed": as_int("seed", seed if seed is not None else 0)}  # fmt: skip
-        layout = FIGURES[figure].layout()
-        yield [], gr.skip(), f"Starting {len(layout.row_labels) * len(layout.col_labels)} panels on {device} …"
-        with closing(run_figure(figure, photo, painting, **kwargs)) as events:
-            last_status = 0.0
-            for event in events:
-                runner.counters.last_step, runner.counters.last_total = event.step.step, event.step.total
-                if event.finished is not None:
-                    gallery = [(c.image, event.layout.caption(c.row, c.col)) for c in event.cells]
-                    yield gallery, event.render(), _figure_status(event, device)
-                elif time.monotonic() - last_status >= STATUS_INTERVAL_S:
-                    last_status = time.monotonic()
-                    yield gr.skip(), gr.skip(), (f"Panel {event.index + 1}/{event.total} ({event.caption}): "
-                                                 f"step {event.step.step}/{event.step.total}")  # fmt: skip
+@dataclasses.dataclass(frozen=True)
+class Panels:
+    """The panels finished so far (gallery items) and the figure with them in place (None: unchanged)."""
+
+    gallery: list[tuple[Image.Image, str]]
+    figure: Image.Image | None
+    text: str
+
+
+def _figure_job(runner: Runner, device: str, *, content: Any, style: Any, preset: Any, figure: Any, size: Any,
+                steps: Any, seed: Any) -> Iterator[Panels | Status]:  # fmt: skip
+    """The figure on `device`: the panels after each one finishes, and a status line at least every
+    STATUS_INTERVAL_S in between (each yield is where Stop takes effect)."""
+    if not content:
+        raise ValueError("add a photo first (on the Paint tab)")
+    if figure not in FIGURES:
+        raise ValueError(f"figure must be one of {', '.join(FIGURES)}, got {figure!r}")
+    photo = load_image(content, name="photo")
+    painting, _ = resolve_style(style, preset)
+    kwargs = {"size": as_int("size", size), "steps": as_int("steps", steps), "device": device,
+              "seed": as_int("seed", seed if seed is not None else 0)}  # fmt: skip
+    layout = FIGURES[figure].layout()
+    yield Panels([], None, f"Starting {len(layout.row_labels) * len(layout.col_labels)} panels on {device} …")
+    with closing(run_figure(figure, photo, painting, **kwargs)) as events:
+        last_status = 0.0
+        for event in events:
+            runner.counters.reached(event.step.step, event.step.total)
+            if event.finished is not None:
+                gallery = [(c.image, event.layout.caption(c.row, c.col)) for c in event.cells]
+                yield Panels(gallery, event.render(), _figure_status(event, device))
+            elif time.monotonic() - last_status >= STATUS_INTERVAL_S:
+                last_status = time.monotonic()
+                yield Status(f"Panel {event.index + 1}/{event.total} ({event.caption}): "
+                             f"step {event.step.step}/{event.step.total}")  # fmt: skip
 
 
 def _figure_status(event: PanelProgress, device: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PIL import Image
 
@@ -22,7 +22,7 @@ from artstyle.images import fit_long_side
 from artstyle.metadata import save_png
 
 from .devices import DevicePool, RunCounters, profile
-from .estimate import SpeedModel, duration
+from .estimate import DEFAULT_ASPECT, SpeedModel, duration
 from .requests import RunRequest, user_errors
 from .zerogpu import MAX_DURATION_S, lend_gpu
 
@@ -53,11 +53,12 @@ class Final:
 
 
 RunEvent = Status | Preview | Final
+T = TypeVar("T")
 
 
 def _gpu_seconds(content: Any, style: Any, params: StyleParams, mask: Any = None) -> int:
     # ZeroGPU asks before the run how long to lend the GPU for: twice the profile's figure, plus start-up.
-    megapixels = params.size * params.size * 0.75 / 1e6
+    megapixels = params.size * params.size * DEFAULT_ASPECT / 1e6
     return int(min(MAX_DURATION_S, 15 + 2 * params.steps * megapixels * profile("cuda").seconds_per_mpx_iter))
 
 
@@ -88,18 +89,32 @@ class Runner:
     def __init__(self, pool: DevicePool, counters: RunCounters, results: Path, speed: SpeedModel) -> None:
         self.pool, self.counters, self.results, self.speed = pool, counters, results, speed
 
-    def run(self, make_request: Callable[[str], RunRequest]) -> Iterator[RunEvent]:
+    def stream(self, job: Callable[[str], Iterator[T]], *, size_knob: str = "output size") -> Iterator[Status | T]:
+        """What `job(device)` yields, while it holds a device from the pool and counts as a run; the library's
+        refusals become one sentence on the page (`size_knob`: what to shrink when memory runs out)."""
         # The first step holds nothing. A cancel that lands while Gradio runs a generator's first step (before
         # it registers the iterator for cancelling; Gradio 6.31) leaves the generator suspended and un-closed:
         # had that step taken the device, the app would wedge (seen in tests/test_app_hostile.py's storm).
         yield Status("Waiting for the device …")
-        with user_errors(), self.pool.acquire() as device, self.counters.track():
-            requested = time.perf_counter()
-            request = make_request(device)
-            yield Status(f"Starting on {device} …")
-            # closing(): Stop closes this generator, which must close the optimisation at once, not at GC.
-            with closing(optimise(request.content, request.style, request.params, request.mask)) as events:
-                yield from self._events(events, request, device, requested)
+        # closing(): Stop closes this generator, which must close the job (and its optimisation) at once.
+        with (
+            user_errors(size_knob=size_knob),
+            self.pool.acquire() as device,
+            self.counters.track(),
+            closing(job(device)) as events,
+        ):
+            yield from events
+
+    def run(self, make_request: Callable[[str], RunRequest]) -> Iterator[RunEvent]:
+        """A stylisation: the request made for the device it gets, its progress as typed, throttled events."""
+        return self.stream(lambda device: self._paint(make_request, device))
+
+    def _paint(self, make_request: Callable[[str], RunRequest], device: str) -> Iterator[RunEvent]:
+        requested = time.perf_counter()
+        request = make_request(device)
+        yield Status(f"Starting on {device} …")
+        with closing(optimise(request.content, request.style, request.params, request.mask)) as events:
+            yield from self._events(events, request, device, requested)
 
     def _events(
         self, events: Iterator[Progress], request: RunRequest, device: str, requested: float
@@ -107,7 +122,7 @@ class Runner:
         last_preview = last_status = 0.0
         first: Progress | None = None
         for event in events:
-            self.counters.last_step, self.counters.last_total = event.step, event.total
+            self.counters.reached(event.step, event.total)
             now = time.monotonic()
             if first is None:  # the wall time before the run's own clock started: loading, weights
                 first, before_first = event, time.perf_counter() - requested - event.elapsed

@@ -1,4 +1,4 @@
-"""Measurements behind two defaults of the creative controls (issue 3), printed as JSON lines.
+"""Measurements behind two defaults of the creative controls (ema, scales), printed as JSON lines.
 
 - ema: does averaging the iterates lower the objective of the *output* at equal steps (per optimiser)?
 - scales: time to the first preview and the output's objective, single level vs a pyramid, equal steps.
@@ -23,7 +23,7 @@ STYLE = "../shared/images/styles/starry_night.jpg"
 
 def objective(image, p: StyleParams, vgg) -> float:
     """The full-size objective of a finished picture: one evaluation, no step."""
-    return objective_terms(CONTENT, image, STYLE, params=p, weights=vgg)["total"]
+    return objective_terms(CONTENT, image, STYLE, params=p, weights=vgg).total
 
 
 def run(p: StyleParams, vgg) -> dict:

@@ -1,4 +1,4 @@
-"""Is L-BFGS's slow tail a straight drift that extrapolation could skip? (issue 5, bench/README.md round 5)
+"""Is L-BFGS's slow tail a straight drift that extrapolation could skip? (bench/README.md, round 5)
 
 Minimises the objective of bench/research/optimizers.py with artstyle's L-BFGS (the engine's clamp to [0, 1]) for N
 iterations, keeping every 10th iterate, then scores x_k + t (x_k - x_{k-d}) for a few k, d and t (t = -0.5: the

@@ -1,4 +1,4 @@
-"""Does another optimiser set-up reach the reference's quality in fewer function evaluations? (issue 5)
+"""Does another optimiser set-up reach the reference's quality in fewer function evaluations?
 
 Runs the reference (bench/reference.py) for N iterations at SIZE to fix the target, the float objective of
 its last iterate, then minimises the same objective (artstyle's VGG19 and losses; E in the evaluator's units)

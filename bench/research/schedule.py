@@ -1,4 +1,4 @@
-"""Which coarse-to-fine schedule reaches the reference's score with the least work? (issue 5, "make it fast")
+"""Which coarse-to-fine schedule reaches the reference's score with the least work?
 
 Runs the reference once for N iterations at SIZE (or reuses its saved output), calibrates bench/evaluate.py on
 it, then runs artstyle with each configuration, scoring the finest level's previews, until one scores <= 1.

@@ -25,10 +25,20 @@ STYLES_DIR = SHARED / "images" / "styles"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+_SHARED_REASON = f"real VGG19 weights and images are expected in {SHARED} (present in CI; absent in a fresh clone)"
+#: A test that reads ../shared: skipped where it is absent, and `slow` (see pytest_collection_modifyitems).
 needs_shared = pytest.mark.skipif(
-    not (REAL_WEIGHTS.is_file() and CONTENT_DIR.is_dir() and STYLES_DIR.is_dir()),
-    reason=f"real VGG19 weights and images are expected in {SHARED} (present in CI; absent in a fresh clone)",
+    not (REAL_WEIGHTS.is_file() and CONTENT_DIR.is_dir() and STYLES_DIR.is_dir()), reason=_SHARED_REASON
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tiers: a test that loads the real weights (the `real_weights` fixture, or `needs_shared`) is `slow`, as is
+    one marked so by hand (servers, subprocesses); `python -m pytest -m "not slow"` runs the fast tier."""
+    for item in items:
+        shared = any(m.name == "skipif" and m.kwargs.get("reason") == _SHARED_REASON for m in item.iter_markers())
+        if shared or "real_weights" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import dataclasses
 import subprocess
 import sys
 
+import pytest
 from PIL import Image
 
 from artstyle.cli import build_parser, main
@@ -49,6 +50,7 @@ def test_cli_writes_the_result(tmp_path, tubingen, starry_night):
     assert settings["content"] == tubingen.name and settings["style"] == [starry_night.name]
 
 
+@pytest.mark.slow  # a subprocess or a server
 def test_cli_rejects_bad_values_with_one_line(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "artstyle", "a.jpg", "b.jpg", "--steps", "0"], capture_output=True, text=True, cwd=ROOT

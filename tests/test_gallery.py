@@ -117,6 +117,7 @@ def test_no_photo_or_no_preset_is_refused():
         contact_sheet([PHOTO], [get_preset("starry_night")], overrides={"size": 64})
 
 
+@pytest.mark.slow  # a subprocess or a server
 def test_gallery_imports_no_gradio():
     code = "import sys, artstyle.gallery; sys.exit('gradio' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=Path(ROOT), timeout=120).returncode == 0

@@ -53,6 +53,7 @@ def test_prepare_copies_what_the_device_needs_under_64_mib_and_prints_the_call(t
     assert 'carry=[".gpu_carry"]' in proc.stdout
 
 
+@pytest.mark.slow  # a subprocess or a server
 def test_prepare_refuses_without_the_shared_files(tmp_path):
     proc = subprocess.run(
         ["bash", "bench/gpu_prepare.sh", str(tmp_path / "carry")],
@@ -76,6 +77,7 @@ def _fake_carry(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow  # a subprocess or a server
 def test_gpu_sh_dry_run_without_cuda_checks_paths_and_selection_and_exits_0(tmp_path):
     carry, out = _fake_carry(tmp_path / "carry"), tmp_path / "out"
     proc = subprocess.run(
@@ -91,6 +93,7 @@ def test_gpu_sh_dry_run_without_cuda_checks_paths_and_selection_and_exits_0(tmp_
     assert not (out / "gpu.json").exists()  # nothing measured
 
 
+@pytest.mark.slow  # a subprocess or a server
 def test_gpu_sh_stops_when_carried_files_are_missing(tmp_path):
     proc = subprocess.run(
         ["bash", "bench/gpu.sh"], cwd=ROOT,

@@ -13,7 +13,6 @@ from artstyle import Losses
 from artstyle.guard import DIVERGENCE_FACTOR, MAX_RESTARTS, WARM_UP, BestIterate
 from artstyle.images import fit_long_side, load_image
 from artstyle.solver import Parts, make_optimizer
-
 from tests.conftest import CONTENT_DIR, STYLES_DIR, needs_shared
 
 pytestmark = needs_shared

@@ -16,11 +16,8 @@ import artstyle
 from artstyle import limits
 from artstyle.limits import FIXED_BYTES, check_fits, estimate_bytes
 from artstyle.params import StyleParams
+from tests.conftest import REAL_WEIGHTS, ROOT, needs_shared
 
-ROOT = Path(__file__).resolve().parent.parent
-REAL_WEIGHTS = Path(os.environ.get("ARTSTYLE_SHARED", ROOT.parent / "shared")) / (
-    "models/vgg19-caffe-features-fp16.safetensors"
-)
 CPU = torch.device("cpu")
 GB = 2**30
 
@@ -101,7 +98,7 @@ def test_cgroup_v1_and_missing_files(tmp_path: Path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not REAL_WEIGHTS.is_file(), reason=f"real VGG19 weights expected at {REAL_WEIGHTS}")
+@needs_shared
 def test_estimate_bounds_a_real_run():
     """Regression guard: a real run's peak memory (fresh process) stays under the estimate the cap uses."""
     from bench.memory_per_pixel import CHILD as child

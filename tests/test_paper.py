@@ -6,8 +6,6 @@ clearly, and for the thresholds below to sit far from the measured values (noted
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -28,18 +26,12 @@ from artstyle.paper import (
 )
 from artstyle.params import PAPER_STYLE_LAYERS
 from artstyle.weights import load_weights
+from tests.conftest import CONTENT_DIR, REAL_WEIGHTS, STYLES_DIR, needs_shared
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-WEIGHTS = SHARED / "models" / "vgg19-caffe-features-fp16.safetensors"
-CONTENT = SHARED / "images" / "content" / "tubingen.jpg"
-STYLE = SHARED / "images" / "styles" / "starry_night.jpg"
+WEIGHTS = REAL_WEIGHTS
+CONTENT = CONTENT_DIR / "tubingen.jpg"
+STYLE = STYLES_DIR / "starry_night.jpg"
 SIZE = 64
-
-needs_shared = pytest.mark.skipif(
-    not (WEIGHTS.is_file() and CONTENT.is_file() and STYLE.is_file()),
-    reason=f"needs the real VGG19 weights and images under {SHARED} (not part of the repository)",
-)
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,7 @@ from PIL import Image
 import artstyle
 from artstyle.cli import _save, main
 from artstyle.params import StyleParams
-
-ROOT = Path(__file__).resolve().parent.parent
-REAL_WEIGHTS = Path(os.environ.get("ARTSTYLE_SHARED", ROOT.parent / "shared")) / (
-    "models/vgg19-caffe-features-fp16.safetensors"
-)
+from tests.conftest import REAL_WEIGHTS, ROOT, needs_shared
 
 NAN, INF = float("nan"), float("inf")
 COMMON_BAD = [NAN, INF, -INF, "1", b"1", True, False, [1], (1,), {"v": 1}, 1j, object()]
@@ -156,6 +152,7 @@ def test_cli_bad_options_exit_2_with_one_line(capsys, args, expected):
     assert expected in err
 
 
+@pytest.mark.slow  # a subprocess or a server
 def test_cli_subprocess_reports_one_line(tmp_path: Path):
     """The real entry point: exit status 2, one stderr line, no traceback, nothing written."""
     out = tmp_path / "out.png"
@@ -248,7 +245,7 @@ def test_result_is_rescued_when_the_final_save_fails(capsys, tmp_path: Path):
         rescue.unlink()
 
 
-@pytest.mark.skipif(not REAL_WEIGHTS.is_file(), reason=f"real VGG19 weights expected at {REAL_WEIGHTS}")
+@needs_shared
 def test_cli_end_to_end_writes_a_jpeg(capsys, tmp_path: Path):
     content, style = tmp_path / "c.png", tmp_path / "s.bmp"
     Image.new("RGB", (40, 32), (200, 30, 30)).save(content)
@@ -264,7 +261,7 @@ def test_cli_end_to_end_writes_a_jpeg(capsys, tmp_path: Path):
         assert result.format == "JPEG" and result.size == (32, 26)
 
 
-@pytest.mark.skipif(not REAL_WEIGHTS.is_file(), reason=f"real VGG19 weights expected at {REAL_WEIGHTS}")
+@needs_shared
 @pytest.mark.parametrize(
     "extreme",
     [

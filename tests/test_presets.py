@@ -6,7 +6,6 @@ import http.server
 import io
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -20,8 +19,9 @@ from artstyle.presets import (
     preset_status,
     wikimedia_thumbnail,
 )
+from tests.conftest import STYLES_DIR, needs_shared
 
-STYLES = Path(__file__).resolve().parent.parent.parent / "shared" / "images" / "styles"
+STYLES = STYLES_DIR
 PAPER_PAINTINGS = {"starry_night", "shipwreck_of_the_minotaur", "the_scream", "composition_vii"}
 
 
@@ -42,7 +42,7 @@ def test_catalogue_is_valid_and_has_the_papers_paintings():
     assert "restricted" not in " ".join(p.source_url for p in catalogue)
 
 
-@pytest.mark.skipif(not STYLES.is_dir(), reason="../shared/images/styles is absent (shared test images)")
+@needs_shared
 def test_every_public_domain_painting_of_shared_is_a_preset():
     files = {p.stem for p in STYLES.iterdir() if p.is_file() and p.suffix.lower() in (".jpg", ".png")}
     assert files == {p.id for p in load_catalogue()}
@@ -87,7 +87,7 @@ def test_wikimedia_thumbnail_url():
     assert wikimedia_thumbnail("http://127.0.0.1:8000/a.jpg", 1280) is None
 
 
-@pytest.mark.skipif(not STYLES.is_dir(), reason="../shared/images/styles is absent (shared test images)")
+@needs_shared
 def test_local_presets_dir_serves_every_catalogue_entry(monkeypatch):
     monkeypatch.setenv("ARTSTYLE_PRESETS_DIR", str(STYLES))
     for preset in load_catalogue():
@@ -146,6 +146,7 @@ def _preset(url: str) -> Preset:
     return Preset(id="test_painting", title="T", artist="A", year="1900", licence="Public domain", source_url=url)
 
 
+@pytest.mark.slow  # a subprocess or a server
 def test_fetch_verifies_and_caches(server, tmp_path, monkeypatch):
     monkeypatch.delenv("ARTSTYLE_PRESETS_DIR", raising=False)
     preset = _preset(f"{server}/painting.png")
@@ -159,6 +160,7 @@ def test_fetch_verifies_and_caches(server, tmp_path, monkeypatch):
     assert not list(tmp_path.glob(".part-*"))
 
 
+@pytest.mark.slow  # a subprocess or a server
 def test_failed_fetch_is_unavailable_with_reason(server, tmp_path, monkeypatch):
     monkeypatch.delenv("ARTSTYLE_PRESETS_DIR", raising=False)
     status = preset_status(_preset(f"{server}/gone.jpg"), cache_dir=tmp_path)

@@ -38,6 +38,7 @@ def hub(timm_like_file):
     server.stop()
 
 
+@pytest.mark.slow  # a subprocess or a server
 def test_first_download_then_cache_hit(hub, tmp_path):
     weights = load_weights(None, endpoint=hub.endpoint, **hub_dirs(tmp_path))
     assert weights.convention == "torchvision"  # timm's file has no input_convention metadata
@@ -52,6 +53,7 @@ def test_first_download_then_cache_hit(hub, tmp_path):
     assert torch.equal(again.convs[9][0], weights.convs[9][0])
 
 
+@pytest.mark.slow  # a subprocess or a server
 def test_pinned_revision_and_filename_from_spec(hub, tmp_path):
     hub.add(REPO, FILE, REAL_WEIGHTS.read_bytes(), revision="v1.0")  # another file at that tag: caffe's
     pinned = load_weights(f"{REPO}:{FILE}@v1.0", endpoint=hub.endpoint, **hub_dirs(tmp_path))
@@ -60,6 +62,7 @@ def test_pinned_revision_and_filename_from_spec(hub, tmp_path):
     assert load_weights(REPO, endpoint=hub.endpoint, **hub_dirs(tmp_path)).convention == "torchvision"
 
 
+@pytest.mark.slow  # a subprocess or a server
 def test_only_feature_tensors_are_read(hub, tmp_path):
     """A full copy (~570 MB, ~490 MB of it classifier) already in huggingface_hub's cache, as a Space's
     preload_from_hub leaves it: loading it offline must not bring the classifier into memory."""
@@ -84,6 +87,7 @@ def test_only_feature_tensors_are_read(hub, tmp_path):
     assert not (tmp_path / "artstyle").exists(), "the full copy is used as it is"
 
 
+@pytest.mark.slow  # a subprocess or a server
 def test_offline_mode_uses_the_cache_and_explains_when_empty(hub, tmp_path):
     load_weights(None, endpoint=hub.endpoint, **hub_dirs(tmp_path))
     script = "import artstyle.weights as w; print(w.load_weights().source)"
@@ -105,6 +109,7 @@ def test_no_network_gives_a_clear_error(tmp_path, monkeypatch):
     assert waits == [1, 2, 4, 8, 8], "huggingface_hub's own retries, as hf_hub_download makes them"
 
 
+@pytest.mark.slow  # a subprocess or a server
 def test_missing_repo_gives_a_clear_error(hub, tmp_path):
     with pytest.raises(WeightsError, match="nobody/nothing"):
         load_weights("nobody/nothing", endpoint=hub.endpoint, **hub_dirs(tmp_path))

@@ -22,7 +22,7 @@ from artstyle.weights import CONV_INDICES, WeightsError, load_weights
 from tests.conftest import REAL_WEIGHTS, needs_shared
 from tests.fake_hub import FakeHub, hub_dirs, timm_like_vgg19
 
-pytestmark = needs_shared
+pytestmark = [needs_shared, pytest.mark.slow]  # an imitation Hub server each
 REPO, FILE, SMALL = "timm/vgg19.tv_in1k", "model.safetensors", "small/vgg19"
 
 

@@ -93,3 +93,22 @@ def test_guard_cost_script_times_the_guard_against_none():
     assert set(out["s_per_it"]) == {"guard", "no_guard"} and all(v > 0 for v in out["s_per_it"].values())
     assert out["ratio_guard_to_none"] > 0 and out["restarts"] == [0]
     assert out["final"]["guard"] <= out["final"]["no_guard"] * 1.0001  # the guard's output is never worse
+
+
+@needs_shared
+def test_same_pixels_script_saves_then_finds_the_same_run_and_a_changed_one(tmp_path):
+    import json
+    import subprocess
+
+    def same_pixels(action: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "bench.same_pixels", action, str(tmp_path), "--cases", "blend"]
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    assert same_pixels("save").returncode == 0
+    checked = same_pixels("check")
+    assert checked.returncode == 0, checked.stderr[-2000:]
+    assert json.loads(checked.stdout.splitlines()[0]) == {"case": "blend", "same": True, "max_pixel_change": 0}
+    saved = (tmp_path / "blend.npy").read_bytes()
+    (tmp_path / "blend.npy").write_bytes(saved[:-1] + bytes([saved[-1] ^ 0xFF]))  # one pixel value changed
+    changed = same_pixels("check")
+    assert changed.returncode == 1 and json.loads(changed.stdout.splitlines()[0])["same"] is False

@@ -69,6 +69,22 @@ class BadTransfer(HubError):
     """An answer was truncated, interrupted or not the bytes asked for: worth one more try."""
 
 
+#: The oldest huggingface_hub this module speaks to: its ranged reads and error mapping use 2.x's HTTP client
+#: (httpx2); 1.x's (httpx) raises other exceptions.
+MIN_HUB_VERSION = (2, 0)
+
+
+def check_hub_version(version: str) -> None:
+    """Refuse a huggingface_hub older than MIN_HUB_VERSION with one sentence, before any transfer."""
+    numbers = tuple(int(n) for n in re.findall(r"\d+", version)[:2])
+    if numbers < MIN_HUB_VERSION:
+        raise HubError(
+            f"downloading weights from the Hub needs huggingface_hub >= {'.'.join(map(str, MIN_HUB_VERSION))}, and "
+            f"this Python has {version}: run pip install -U 'huggingface_hub>=2', or use a local .safetensors file "
+            "(--weights PATH or ARTSTYLE_WEIGHTS)."
+        )
+
+
 @dataclass(frozen=True)
 class Entry:
     name: str
@@ -114,8 +130,10 @@ def fetch(
 ) -> T:
     """Fetch the `wanted` tensors (name -> shape) of `hub`'s file into the cache; `check(path)` of the new file,
     which is kept only if the check returns (its exception propagates, the file is dropped)."""
+    import huggingface_hub
     from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
 
+    check_hub_version(huggingface_hub.__version__)
     if constants.is_offline_mode():
         raise Unreachable(f"weights {hub.label} are not cached and the Hub cannot be reached (HF_HUB_OFFLINE=1).")
     with _hub_errors(hub):

@@ -16,9 +16,14 @@
 #   largest      the largest size that fits (bench/gpu_largest.py)                -> largest.json
 #   pytest-lib   the library's own tests (bench/gpu_tests.txt), CUDA visible      -> pytest-lib.{txt,xml}
 # then merges everything into $OUT/gpu.json. Writes to $OUT (default ./gpu-out); reads weights and images from
-# $GPU_CARRY (default .gpu_carry), as ARTSTYLE_SHARED. Without CUDA it is a dry run: it checks the carried
-# files, the test selection (collected without importing gradio) and that the scripts import, says "no CUDA"
-# and exits 0.
+# $GPU_CARRY (default .gpu_carry), as ARTSTYLE_SHARED. Without CUDA it is a dry run: it checks the interpreter,
+# the carried files, the test selection (collected without importing gradio) and that the scripts import, says
+# "no CUDA" and exits 0.
+#
+# The interpreter is $GPU_PYTHON, default python3: on the GPU machine `python3` is the one that holds PyTorch
+# (Python 3.12, torch 2.11, huggingface_hub 1.33; there may be no `python` at all). With huggingface_hub older
+# than 2.0 the library refuses Hub downloads with one sentence and the Hub-transfer tests skip, saying so; every
+# part here reads the carried weights file, not the Hub.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -27,6 +32,7 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 carry="${GPU_CARRY:-$root/.gpu_carry}"
 budget="${GPU_BUDGET_S:-450}"
+py="${GPU_PYTHON:-python3}"
 wanted="${GPU_PARTS:-smi,env,pytest-cuda,wall,switches,speed,memory,largest,pytest-lib}"
 export ARTSTYLE_SHARED="$carry" HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False PYTHONDONTWRITEBYTECODE=1
 weights="$carry/models/vgg19-caffe-features-fp16.safetensors"
@@ -36,6 +42,24 @@ start=$SECONDS
 
 # --- checks, with or without CUDA (a few seconds) ---
 fail=0
+if ! command -v "$py" >/dev/null; then
+    echo "gpu.sh: no interpreter '$py' on PATH (set GPU_PYTHON)"
+    exit 1
+fi
+"$py" - <<'EOF' || fail=1
+import platform
+import sys
+
+try:
+    import huggingface_hub
+    import torch
+except ImportError as exc:
+    print(f"interpreter {sys.executable}: cannot import {exc.name}: set GPU_PYTHON to the Python that has PyTorch")
+    sys.exit(1)
+old = int(huggingface_hub.__version__.split(".")[0]) < 2
+print(f"interpreter: {sys.executable} (Python {platform.python_version()}, torch {torch.__version__}, "
+      f"huggingface_hub {huggingface_hub.__version__}{': Hub-transfer tests will skip' if old else ''})")
+EOF
 for f in "$weights" "$carry/images/content/tubingen.jpg" "$carry/images/styles/starry_night.jpg"; do
     if [[ -f "$f" ]]; then echo "carried: $f ($(stat -c %s "$f") bytes)"; else echo "MISSING: $f" && fail=1; fi
 done
@@ -45,7 +69,7 @@ if ((fail)); then
 fi
 for t in "${tests[@]}"; do [[ -f "$t" ]] || { echo "MISSING test module: $t" && fail=1; }; done
 [[ "${tests[0]:-}" == tests/test_cuda.py ]] || { echo "bench/gpu_tests.txt must start with tests/test_cuda.py" && fail=1; }
-python - "${tests[@]}" >"$out/collect.txt" 2>&1 <<'EOF' || fail=1
+"$py" - "${tests[@]}" >"$out/collect.txt" 2>&1 <<'EOF' || fail=1
 import sys
 
 import pytest
@@ -56,12 +80,12 @@ print(f"collect-only exit {int(rc)}; gradio-like modules imported: {banned or 'n
 sys.exit(0 if rc == 0 and not banned else 1)
 EOF
 tail -1 "$out/collect.txt"
-python -c "import bench.bench, bench.cuda_switches, bench.gpu_largest" || fail=1
+"$py" -c "import bench.bench, bench.cuda_switches, bench.gpu_largest" || fail=1
 if ((fail)); then
     echo "gpu.sh: the checks above failed"
     exit 1
 fi
-if ! python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+if ! "$py" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
     echo "no CUDA: dry run only (carried files, test selection and scripts checked in $((SECONDS - start)) s)"
     exit 0
 fi
@@ -88,28 +112,28 @@ part() {
     tail -3 "$out/$file" | cut -c1-200
 }
 : >"$out/parts.jsonl"
-pyt=(python -m pytest -q -rs -p no:cacheprovider --durations=10)
+pyt=("$py" -m pytest -q -rs -p no:cacheprovider --durations=10)
 part smi 15 nvidia-smi.txt bash -c \
     "nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,power.limit --format=csv; nvidia-smi"
-part env 30 env.json python -c "
+part env 30 env.json "$py" -c "
 import json, platform, torch
 p = torch.cuda.get_device_properties(0)
 print(json.dumps({'torch': torch.__version__, 'cuda': torch.version.cuda, 'cudnn': torch.backends.cudnn.version(),
     'python': platform.python_version(), 'device': p.name, 'capability': list(torch.cuda.get_device_capability(0)),
     'total_mb': p.total_memory // 2**20, 'free_mb': torch.cuda.mem_get_info(0)[0] // 2**20}))"
 part pytest-cuda 60 pytest-cuda.txt "${pyt[@]}" --junitxml="$out/pytest-cuda.xml" tests/test_cuda.py
-part wall 75 wall.json python -m bench.bench --device cuda --skip speed,ttq,preview,memory --wall 512,500
-part switches 150 switches.json python -m bench.cuda_switches --device cuda --size 512 --iters 20 \
+part wall 75 wall.json "$py" -m bench.bench --device cuda --skip speed,ttq,preview,memory --wall 512,500
+part switches 150 switches.json "$py" -m bench.cuda_switches --device cuda --size 512 --iters 20 \
     --quality-size 384 --quality-steps 300 --out "$out/switches"
-part speed 120 speed.json python -m bench.bench --device cuda --speed-sizes 512,1024 --ttq-size 384 \
+part speed 120 speed.json "$py" -m bench.bench --device cuda --speed-sizes 512,1024 --ttq-size 384 \
     --ttq-steps 300 --skip memory
-part memory 45 memory.json python -m bench.bench --device cuda --skip speed,ttq,preview --memory-sizes 512,1024,2048
-part largest 75 largest.json python -m bench.gpu_largest --device cuda
-part pytest-lib 100 pytest-lib.txt "${pyt[@]}" -m "not slow and not browser" --junitxml="$out/pytest-lib.xml" \
+part memory 45 memory.json "$py" -m bench.bench --device cuda --skip speed,ttq,preview --memory-sizes 512,1024,2048
+part largest 75 largest.json "$py" -m bench.gpu_largest --device cuda
+part pytest-lib 100 pytest-lib.txt "${pyt[@]}" -m "not browser" --junitxml="$out/pytest-lib.xml" \
     "${lib_tests[@]}"
 
 # --- one JSON with it all ---
-python - "$out" <<'EOF'
+"$py" - "$out" <<'EOF'
 import json
 import sys
 import xml.etree.ElementTree as ET

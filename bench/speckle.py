@@ -1,4 +1,4 @@
-"""Colour speckle of the outputs (pixel-scale rainbow grain VGG's losses leave alone), against the photo's own fine detail, per setting.
+"""Colour speckle of the outputs (pixel-scale grain VGG's losses leave alone) against the photo's fine detail.
 
 For each (photo, painting) pair and each setting, one run at the app's CPU defaults (or --size/--steps), and one
 JSON line: mean |Laplacian| of the output and of the photo at the same size (0-255, per channel, 3x3 kernel)

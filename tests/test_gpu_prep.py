@@ -87,6 +87,7 @@ def test_gpu_sh_dry_run_without_cuda_checks_paths_and_selection_and_exits_0(tmp_
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "no CUDA" in proc.stdout
     assert "gradio-like modules imported: none" in proc.stdout
+    assert re.search(r"^interpreter: \S+ \(Python [\d.]+, torch \S+, huggingface_hub \S+", proc.stdout, re.M)
     collected = (out / "collect.txt").read_text()
     for module in _selection():
         assert module in collected
@@ -158,3 +159,22 @@ def test_switches_are_no_ops_on_cpu(monkeypatch, real_weights, tubingen, starry_
         monkeypatch.setenv(var, "1")
     tuned = np.asarray(artstyle.stylize(tubingen, starry_night, **kwargs))
     np.testing.assert_array_equal(tuned, plain)
+
+
+@pytest.mark.slow  # a subprocess or a server
+def test_gpu_sh_names_a_missing_interpreter(tmp_path):
+    env = _no_cuda_env(GPU_CARRY=str(_fake_carry(tmp_path / "carry")), OUT=str(tmp_path / "out"))
+    proc = subprocess.run(
+        ["bash", "bench/gpu.sh"], cwd=ROOT, env={**env, "GPU_PYTHON": "no-such-python3"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "no interpreter 'no-such-python3'" in proc.stdout
+
+
+def test_gpu_sh_runs_every_python_through_one_interpreter():
+    """The GPU machine's Python is `python3` (there may be no `python`): gpu.sh calls "$py" everywhere."""
+    script = (ROOT / "bench" / "gpu.sh").read_text()
+    assert 'py="${GPU_PYTHON:-python3}"' in script
+    code = [line for line in script.splitlines() if not line.lstrip().startswith("#")]
+    bare = [line for line in code if re.search(r"(^|[\s(])python3?\s", line)]
+    assert not bare, bare

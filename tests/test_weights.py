@@ -14,7 +14,7 @@ from huggingface_hub import hf_hub_download
 from safetensors.torch import save_file
 
 from artstyle.weights import CONV_INDICES, WeightsError, load_weights, parse_source
-from tests.conftest import REAL_WEIGHTS, ROOT, needs_shared
+from tests.conftest import HUB_CLIENT_REFUSAL, REAL_WEIGHTS, ROOT, needs_hub_client, needs_shared
 from tests.fake_hub import FakeHub, hub_dirs, run_offline, timm_like_vgg19
 
 REPO = "timm/vgg19.tv_in1k"
@@ -39,6 +39,7 @@ def hub(timm_like_file):
 
 
 @pytest.mark.slow  # a subprocess or a server
+@needs_hub_client
 def test_first_download_then_cache_hit(hub, tmp_path):
     weights = load_weights(None, endpoint=hub.endpoint, **hub_dirs(tmp_path))
     assert weights.convention == "torchvision"  # timm's file has no input_convention metadata
@@ -54,6 +55,7 @@ def test_first_download_then_cache_hit(hub, tmp_path):
 
 
 @pytest.mark.slow  # a subprocess or a server
+@needs_hub_client
 def test_pinned_revision_and_filename_from_spec(hub, tmp_path):
     hub.add(REPO, FILE, REAL_WEIGHTS.read_bytes(), revision="v1.0")  # another file at that tag: caffe's
     pinned = load_weights(f"{REPO}:{FILE}@v1.0", endpoint=hub.endpoint, **hub_dirs(tmp_path))
@@ -88,6 +90,7 @@ def test_only_feature_tensors_are_read(hub, tmp_path):
 
 
 @pytest.mark.slow  # a subprocess or a server
+@needs_hub_client
 def test_offline_mode_uses_the_cache_and_explains_when_empty(hub, tmp_path):
     load_weights(None, endpoint=hub.endpoint, **hub_dirs(tmp_path))
     script = "import artstyle.weights as w; print(w.load_weights().source)"
@@ -101,6 +104,7 @@ def test_offline_mode_uses_the_cache_and_explains_when_empty(hub, tmp_path):
     assert "HF_HUB_OFFLINE" in out.stdout and "ARTSTYLE_WEIGHTS" in out.stdout, out.stdout + out.stderr
 
 
+@needs_hub_client
 def test_no_network_gives_a_clear_error(tmp_path, monkeypatch):
     waits = []
     monkeypatch.setattr(time, "sleep", waits.append)  # huggingface_hub's backoff, without the 23 s of waiting
@@ -110,12 +114,14 @@ def test_no_network_gives_a_clear_error(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow  # a subprocess or a server
+@needs_hub_client
 def test_missing_repo_gives_a_clear_error(hub, tmp_path):
     with pytest.raises(WeightsError, match="nobody/nothing"):
         load_weights("nobody/nothing", endpoint=hub.endpoint, **hub_dirs(tmp_path))
 
 
 @needs_shared
+@needs_hub_client
 def test_corrupted_full_copy_is_replaced_by_a_ranged_fetch(tmp_path):
     hub = FakeHub().start()
     try:
@@ -134,6 +140,7 @@ def test_corrupted_full_copy_is_replaced_by_a_ranged_fetch(tmp_path):
 
 
 @needs_shared
+@needs_hub_client
 def test_truncated_download_is_detected(tmp_path):
     hub = FakeHub().start()
     try:
@@ -179,3 +186,20 @@ def test_env_var_selects_source(monkeypatch, tmp_path):
     monkeypatch.setenv("ARTSTYLE_WEIGHTS", str(tmp_path / "w.safetensors"))
     with pytest.raises(WeightsError, match="does not exist"):
         parse_source(None)
+
+
+def test_an_old_huggingface_hub_is_refused_with_one_sentence():
+    from artstyle.hub_range import HubError, check_hub_version
+
+    check_hub_version("2.0.0")
+    check_hub_version("2.4.0rc1")
+    with pytest.raises(HubError, match=r"needs huggingface_hub >= 2\.0, and this Python has 1\.33\.0: run pip"):
+        check_hub_version("1.33.0")
+
+
+@pytest.mark.skipif(HUB_CLIENT_REFUSAL is None, reason="this huggingface_hub is supported: the refusal is tested above")
+def test_on_an_old_huggingface_hub_a_download_says_what_to_do(tmp_path):
+    with pytest.raises(WeightsError, match=r"needs huggingface_hub >= 2\.0, and this Python has .*local \.safetensors"):
+        load_weights(
+            "timm/vgg19.tv_in1k", endpoint="http://127.0.0.1:9", cache_dir=str(tmp_path), features_dir=str(tmp_path)
+        )

@@ -19,10 +19,10 @@ from safetensors.torch import load_file, save
 
 from artstyle.hub_range import PREFIX_BYTES
 from artstyle.weights import CONV_INDICES, WeightsError, load_weights
-from tests.conftest import REAL_WEIGHTS, needs_shared
+from tests.conftest import REAL_WEIGHTS, needs_hub_client, needs_shared
 from tests.fake_hub import FakeHub, hub_dirs, timm_like_vgg19
 
-pytestmark = [needs_shared, pytest.mark.slow]  # an imitation Hub server each
+pytestmark = [needs_shared, needs_hub_client, pytest.mark.slow]  # an imitation Hub server each
 REPO, FILE, SMALL = "timm/vgg19.tv_in1k", "model.safetensors", "small/vgg19"
 
 

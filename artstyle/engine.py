@@ -116,7 +116,7 @@ def objective_terms(
     picture = load_image(image, name="image").resize(inputs.content.size, Image.Resampling.BICUBIC)
     model = VGGFeatures(resolve_weights(weights), (*p.content_layers, *p.style_layers), pooling=p.pooling).to(device)
     images = LevelImages.at(inputs, p.size, p, device)
-    objective = Objective(images, inputs.blend, inputs.guides, p, model, statistic(p.style_loss))
+    objective = Objective(images, inputs.blend, inputs.guides, p, model, statistic(p.style_loss, seed=p.seed))
     return objective.losses_at(to_tensor(picture, device))
 
 
@@ -143,7 +143,7 @@ def _optimise(
             # objective takes its content targets from there, one forward pass less per run.
             from_photo = previous is None and p.init == "content" and inputs.guides is None
             objective = Objective(
-                images, inputs.blend, inputs.guides, p, model, statistic(p.style_loss), lean=lean,
+                images, inputs.blend, inputs.guides, p, model, statistic(p.style_loss, seed=p.seed), lean=lean,
                 content_from_first_evaluation=from_photo, inert_recheck=parts.inert_recheck,
             )  # fmt: skip
             begin = (

@@ -30,9 +30,9 @@ MAX_RESTARTS = 3
 
 
 def restart_note(restarts: int) -> str:
-    """What the CLI and the app say, once, when a run has restarted: plainly, with no jargon."""
-    times = "once" if restarts == 1 else f"{restarts} times"
-    return f"the optimisation went off course {times}; each time it went back to its best picture so far"
+    """What the CLI and the app say when a run has restarted: what it means for the picture, without alarm."""
+    steps = "a step" if restarts == 1 else f"{restarts} steps"
+    return f"{steps} overshot and the run went back to its best picture, then carried on (the result is not affected)"
 
 
 class BestIterate:

@@ -26,6 +26,9 @@ import torch
 
 CURVATURE_EPS = 1e-10  # `torch.optim.LBFGS`'s threshold on s.y for keeping a pair
 HISTORY = 100  # curvature pairs kept: the PyTorch tutorial's and torch.optim.LBFGS's history_size
+#: Powell's damping threshold as the library uses it (see LBFGS._damped); Nocedal and Wright use 0.2, which cost
+#: ~4 % of the objective after 85 steps; 0.01 let an overshoot through (measured: bench/README.md, 'guard_sweep.py').
+DAMPING = 0.05
 
 
 class LBFGS(torch.optim.Optimizer):
@@ -39,11 +42,13 @@ class LBFGS(torch.optim.Optimizer):
         history: int = HISTORY,
         lower: float | None = None,
         upper: float | None = None,
+        damping: float = 0.0,
     ) -> None:
         if history < 1:
             raise ValueError(f"history must be at least 1, got {history}")
         super().__init__([param], {"lr": lr})
         self.param, self.lower, self.upper = param, lower, upper  # lr lives in param_groups, as torch's
+        self.damping = damping
         n, m = param.numel(), history
         # Curvature pairs as rows of ring buffers, filled from row 0; until the buffer wraps only rows
         # [0, count) are read, so it is allocated empty (untouched pages cost no time and no RSS). How many
@@ -90,6 +95,8 @@ class LBFGS(torch.optim.Optimizer):
         nothing to H g (its row of S^T g is 0, so its coefficients solve to 0), and gamma stays the last
         kept pair's. The only difference from skipping: the zero pair takes a slot of the history.
         """
+        if self.damping > 0:
+            y = self._damped(s, y)
         ys = torch.dot(s, y).to(self._sy.dtype)
         keep = ys > CURVATURE_EPS
         s, y = s * keep, y * keep
@@ -103,6 +110,24 @@ class LBFGS(torch.optim.Optimizer):
         yy = (self._y[:filled] @ y).to(self._sy.dtype)
         self._yy[row, :filled], self._yy[:filled, row] = yy, yy
         self._gamma = torch.where(keep, ys / yy[row].clamp_min(1e-300), self._gamma)
+
+    def _damped(self, s: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Powell's damping (Nocedal and Wright, procedure 18.2) with B0 = I / gamma standing in for B: where the
+        pair's curvature s.y is below `damping` * s.B0.s, y is moved towards B0 s until it is exactly that.
+
+        Without it, a pair whose s.y is barely above the acceptance threshold (the objective nearly flat, or
+        turning from concave to convex, along s) tells the inverse-Hessian model that s is an almost free
+        direction, and the next unit step along it is enormous: from a photo, the first such pair after a run of
+        negative-curvature pairs threw every pixel to 0 or 1 (474x the objective; bench/README.md,
+        'guard_sweep.py'). Damped, such a pair says "curvature `damping` / gamma along s": the step along s
+        stays on the scale the model already has. All on the device: no host read.
+        """
+        gamma = self._gamma.to(s.dtype)
+        sbs = torch.dot(s, s) / gamma
+        sy = torch.dot(s, y)
+        d = self.damping
+        theta = torch.where(sy >= d * sbs, 1.0, (1.0 - d) * sbs / (sbs - sy).clamp_min(1e-30))
+        return theta * y + (1.0 - theta) * s / gamma
 
     def _inverse_hessian_times(self, g: torch.Tensor) -> torch.Tensor:
         """H g with H = gamma I + [S  gamma Y] M [S^T; gamma Y^T] (Byrd, Nocedal and Schnabel 1994, eq. 3.13)."""

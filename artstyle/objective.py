@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -18,7 +19,7 @@ from .images import resize_tensor
 from .inputs import LevelImages
 from .params import VGG19_LAYERS, StyleParams
 from .progress import Losses
-from .statistics import StyleStatistic
+from .statistics import GramStatistic, StyleStatistic
 
 # Inert deep layers. With VGG19's weights as published (the paper normalised its copy so that every filter's
 # mean activation is 1; nobody ships that copy), conv5_1's Gram term is ~1e-5 of the objective, yet computing it
@@ -50,6 +51,27 @@ def skippable_layers(p: StyleParams) -> tuple[str, ...]:
 def style_layer_weight(p: StyleParams) -> float:
     """beta * w_l, the weight of each style layer's E_l in the objective: w_l = 1 / (number of style layers)."""
     return p.style_weight / max(1, len(p.style_layers))
+
+
+def _strengths(
+    statistic: StyleStatistic,
+    photo: dict[str, torch.Tensor],
+    paintings: list[tuple[dict[str, torch.Tensor], float]],
+    targets: dict[str, Any],
+    layers: Sequence[str],
+) -> dict[str, float]:
+    """Per style layer, the factor that makes `statistic`'s distance from the photo to the painting(s) equal the
+    paper's Gram term E_l there. Departure: so that `style_weight` (and each preset's) means for every statistic
+    what it means for the paper's, whatever the statistic's units and whatever the weights file's activation
+    scale; the statistic then decides *what* is matched, not how hard (README, "Style statistics")."""
+    gram = GramStatistic()
+    scales = {}
+    for k in layers:
+        gram_target = gram.blend([gram.target(f[k]) for f, _ in paintings], [w for _, w in paintings])
+        reference = float(gram.distance(photo[k], gram_target))
+        own = float(statistic.distance(photo[k], targets[k]))
+        scales[k] = reference / own if own > 0 and reference > 0 else 1.0
+    return scales
 
 
 @dataclass(frozen=True)
@@ -90,25 +112,34 @@ class Objective:
         self.evaluations = 0
         self.content_targets: dict[str, torch.Tensor] | None = None
         self.guides: dict[str, list[torch.Tensor | None]] | None = None
+        # A statistic other than the paper's is scaled per layer to the Gram term's size (`_strengths`), which
+        # needs the photo's features: its forward pass is then made here in any case.
+        from_gram = isinstance(statistic, GramStatistic)
         with torch.no_grad():  # targets are computed once per level, without gradients
-            if not content_from_first_evaluation:
-                features = model(images.content)
-                self.content_targets = {k: v for k, v in features.items() if k in p.content_layers}
-            per_style = [
-                self._style_targets(s) if w > 0 else None for s, w in zip(images.styles, self.blend, strict=True)
+            photo = None if content_from_first_evaluation and from_gram else model(images.content)
+            if photo is not None:
+                self.content_targets = {k: v for k, v in photo.items() if k in p.content_layers}
+            painted = [
+                self._style_features(s) if w > 0 else None for s, w in zip(images.styles, self.blend, strict=True)
             ]
+            per_style = [{k: statistic.target(f[k]) for k in p.style_layers} if f else None for f in painted]
+            used = [(t, w) for t, w in zip(per_style, self.blend, strict=True) if t is not None]
+            blended = {k: statistic.blend([t[k] for t, _ in used], [w for _, w in used]) for k in p.style_layers}
+            self.layer_scale: dict[str, float] | None = None
+            if not from_gram:
+                assert photo is not None
+                paintings = [(f, w) for f, w in zip(painted, self.blend, strict=True) if f is not None]
+                self.layer_scale = _strengths(statistic, photo, paintings, blended, p.style_layers)
             if guides is None:
-                used = [(t, w) for t, w in zip(per_style, self.blend, strict=True) if t is not None]
-                self.style_targets = {
-                    k: statistic.blend([t[k] for t, _ in used], [w for _, w in used]) for k in p.style_layers
-                }
+                self.style_targets: dict[str, Any] = blended
             else:
+                assert photo is not None  # guides: never the shared first forward pass (see engine)
                 guides = resize_tensor(guides.to(images.content.device), images.content.shape[-2:], mode="bilinear")
-                self.guides = {k: losses.normalised_guides(guides, features[k]) for k in p.style_layers}
+                self.guides = {k: losses.normalised_guides(guides, photo[k]) for k in p.style_layers}
                 self.style_targets = {k: [t[k] if t else None for t in per_style] for k in p.style_layers}
 
-    def _style_targets(self, style: torch.Tensor) -> dict[str, object]:
-        return {k: self.statistic.target(v) for k, v in self.model(style).items() if k in self.p.style_layers}
+    def _style_features(self, style: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in self.model(style).items() if k in self.p.style_layers}
 
     def evaluate(self, image: torch.Tensor) -> Evaluation:
         """The objective being minimised at `image`, ready for `.backward()`; counts as one evaluation."""
@@ -169,7 +200,17 @@ class Objective:
         """E_l per style layer in `layers`: against the blended target, or per region against each style's."""
         distance = self.statistic.distance
         if self.guides is None:
-            return {k: distance(features[k], self.style_targets[k]) for k in layers}
+            terms = {k: distance(features[k], self.style_targets[k]) for k in layers}
+        else:
+            terms = self._guided_terms(features, layers)
+        if self.layer_scale is not None:
+            terms = {k: v * self.layer_scale[k] for k, v in terms.items()}
+        return terms
+
+    def _guided_terms(self, features: dict[str, torch.Tensor], layers: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Sum_r w_r E_l(region r, style r): each region of the picture against its own style (Gatys et al. 2017)."""
+        assert self.guides is not None
+        distance = self.statistic.distance
         return {
             k: sum(
                 (

@@ -34,6 +34,7 @@ Optimizer = Literal["lbfgs", "adam"]
 Init = Literal["content", "noise", "style"]
 Pooling = Literal["avg", "max"]
 PreserveColor = Literal["luminance", "histogram"]
+Schedule = Literal["single", "coarse-to-fine"]
 #: How an optional choice (preserve_color) spells "no choice" wherever it is typed: the CLI, the app's page and
 #: its API, and `StyleParams` itself, which takes it as None.
 NONE_CHOICE = "none"
@@ -43,6 +44,10 @@ MAX_STEPS = 100_000
 MIN_LEVEL_SIZE = 32  # long side of the smallest pyramid level: conv5_1 still sees 2x2 positions
 MAX_LEVELS = 8
 MAX_STYLE_SCALE = 4.0
+#: schedule="coarse-to-fine": the smallest level's long side (about), and the growth from one level to the next
+#: (as crowsonkb/style-transfer-pytorch: 128 px, then x sqrt(2)).
+PYRAMID_START = 128
+PYRAMID_GROWTH = math.sqrt(2)
 #: Decay used by `ema=True`: a bias-corrected average over roughly the last 1 / (1 - decay) = 10 iterates.
 DEFAULT_EMA_DECAY = 0.9
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -118,7 +123,10 @@ class StyleParams:
     style_loss: str = field(
         default="gram",
         metadata=_help(
-            "What the style term matches at each style layer: 'gram', the Gram matrices of the paper.",
+            "What the style term matches at each style layer: 'gram', the Gram matrices (the paper); 'moments', "
+            "mean and covariance (a Wasserstein distance between Gaussians); 'sliced', the whole distribution of "
+            "random projections (sliced Wasserstein, Heitz et al. 2021). Each is scaled to the Gram term's size "
+            "at the photo, so style_weight means the same for all three.",
             choices=tuple(STATISTICS),
         ),
     )
@@ -160,6 +168,16 @@ class StyleParams:
             "1: a single level, as in the paper.",
             parse=lambda text: _comma_list(text, int) if "," in text else int(text),
             metavar="N|S1,S2,...",
+        ),
+    )
+    schedule: Schedule = field(
+        default="single",
+        metadata=_help(
+            "How the picture grows when scales is 1: 'single', one level at size (the paper); 'coarse-to-fine', "
+            f"levels from about {PYRAMID_START} px growing by sqrt(2) up to size, each starting from the last "
+            "(Gatys et al. 2017, scale control), with more iterations on the small, cheap levels (each level "
+            "1/sqrt(2) of the one before), where the large shapes form. A scales other than 1 chooses the "
+            "levels instead."
         ),
     )
     scale_steps: tuple[int, ...] | None = field(
@@ -215,6 +233,7 @@ class StyleParams:
         if self.style_scale > MAX_STYLE_SCALE:
             raise ValueError(f"style_scale must be at most {MAX_STYLE_SCALE}, got {self.style_scale!r}")
         _set(self, "scales", _check_scales(self.scales, self.size))
+        _check_choice("schedule", self.schedule, Schedule)
         if self.scale_steps is not None:
             _set(self, "scale_steps", _check_scale_steps(self.scale_steps, self.steps, len(self.level_sizes())))
         elif self.steps < len(self.level_sizes()):
@@ -244,17 +263,26 @@ class StyleParams:
 
     def level_sizes(self) -> tuple[int, ...]:
         """Long side of each pyramid level, coarse to fine; the last is always `size`."""
+        if self.scales == 1 and self.schedule == "coarse-to-fine":
+            return _pyramid(self.size)
         if isinstance(self.scales, int):
             return tuple(round(self.size / 2 ** (self.scales - 1 - i)) for i in range(self.scales))
         return (*(s for s in self.scales if s < self.size), self.size)
 
     def level_steps(self) -> tuple[int, ...]:
-        """Iterations of each level: `scale_steps`, or `steps` split equally with the remainder to the finest."""
+        """Iterations of each level: `scale_steps`; for the coarse-to-fine schedule, shares in proportion to
+        1 / side; else `steps` split equally with the remainder to the finest."""
         if self.scale_steps is not None:
             return self.scale_steps
-        levels = len(self.level_sizes())
-        base, extra = divmod(self.steps, levels)
-        return tuple(base + (1 if i >= levels - extra else 0) for i in range(levels))
+        sides = self.level_sizes()
+        if self.scales == 1 and self.schedule == "coarse-to-fine":
+            return _split(self.steps, [1 / side for side in sides])
+        base, extra = divmod(self.steps, len(sides))
+        return tuple(base + (1 if i >= len(sides) - extra else 0) for i in range(len(sides)))
+
+    def levels(self) -> tuple[tuple[int, int], ...]:
+        """(long side, iterations) of each pyramid level, coarse to fine."""
+        return tuple(zip(self.level_sizes(), self.level_steps(), strict=True))
 
     @property
     def ema_decay(self) -> float | None:
@@ -262,6 +290,28 @@ class StyleParams:
         if isinstance(self.ema, bool):
             return DEFAULT_EMA_DECAY if self.ema else None
         return float(self.ema) if self.ema > 0 else None
+
+
+def _pyramid(size: int) -> tuple[int, ...]:
+    """Long sides from `size` down by PYRAMID_GROWTH while at least 0.9 * PYRAMID_START, at most MAX_LEVELS, coarse
+    to fine: 256 -> 128, 181, 256; 512 -> 128, 181, 256, 362, 512; 384 -> 136, 192, 272, 384; 100 -> 100."""
+    sides = [size]
+    while len(sides) < MAX_LEVELS and sides[-1] / PYRAMID_GROWTH >= 0.9 * PYRAMID_START:
+        sides.append(round(size / PYRAMID_GROWTH ** len(sides)))
+    return tuple(reversed(sides))
+
+
+def _split(total: int, shares: list[float]) -> tuple[int, ...]:
+    """`total` iterations split in proportion to non-increasing `shares`, each level at least 1, summing to
+    `total` exactly, never more on a later level than on an earlier one."""
+    weights = [s / sum(shares) for s in shares]
+    counts = [max(1, math.floor(total * w)) for w in weights]
+    order = sorted(range(len(weights)), key=lambda i: total * weights[i] - math.floor(total * weights[i]), reverse=True)
+    for i in order[: max(0, total - sum(counts))]:
+        counts[i] += 1
+    while sum(counts) > total:  # only when total is barely above the number of levels
+        counts[counts.index(max(counts))] -= 1
+    return tuple(sorted(counts, reverse=True))  # rounding may favour a later level by one: the shares do not
 
 
 def _set(obj: StyleParams, name: str, value: Any) -> None:

@@ -35,8 +35,11 @@ def make_optimizer(p: StyleParams, image: torch.Tensor, steps: int) -> torch.opt
     # Pixels are clamped to [0, 1] after each step, as in the PyTorch tutorial. Clamping inside the objective
     # instead saved no iterations (measured: bench/README.md, 'research/optimizers.py') and strands pixels
     # outside the box for good (their gradient is 0): reconstructions from noise kept stuck black and white pixels.
+    # Damped curvature pairs (LBFGS._damped): from a photo the objective is often concave along the first
+    # steps, and without a line search the first barely-convex pair after them threw the picture to 0/1.
     history = max(1, min(lbfgs.HISTORY, steps))
-    return LBFGS(image, lr=p.lr if p.lr is not None else 1.0, history=history, lower=0.0, upper=1.0)
+    lr = p.lr if p.lr is not None else 1.0
+    return LBFGS(image, lr=lr, history=history, lower=0.0, upper=1.0, damping=lbfgs.DAMPING)
 
 
 @dataclass(frozen=True)

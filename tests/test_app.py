@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from artstyle import Losses
 from tests.conftest import CLIENT_HTTP, STYLES_DIR, needs_shared, served_app
 
 pytestmark = [needs_shared, pytest.mark.slow]  # a real server, real weights
@@ -279,25 +280,33 @@ def test_drawn_mask_is_white_where_painted():
     assert mask.size == (40, 30) and mask.getpixel((5, 5)) == 0 and mask.getpixel((30, 5)) == 255
 
 
+LOSSES = Losses(total=1.0, content=0.5, style=0.5, tv=0.0)
+
+
 def test_the_estimate_learns_this_hosts_pace_from_a_run():
     from artstyle import Progress
     from webapp.estimate import SpeedModel
 
     speed = SpeedModel("cpu")
-    guess = speed.seconds(256, 100)
+    guess = speed.seconds(256, 100, schedule="single")
     # A run at 256x192: 2 s before its first iteration, then 0.5 s an iteration.
-    events = [Progress(step=1, total=101, losses={}, elapsed=0.5, size=(256, 192)),
-              Progress(step=101, total=101, losses={}, elapsed=50.5, size=(256, 192), done=True)]  # fmt: skip
-    speed.record(events, before_first_s=2.0)
+    first = Progress(step=1, total=101, losses=LOSSES, elapsed=0.5, size=(256, 192))
+    speed.record([(first, dataclasses.replace(first, step=101, elapsed=50.5, done=True))], before_first_s=2.0)
     assert speed.measured()
-    assert speed.seconds(256, 100) == pytest.approx(2.0 + 100 * 0.5)
-    assert speed.seconds(256, 100) != pytest.approx(guess)
+    assert speed.seconds(256, 100, schedule="single") == pytest.approx(2.0 + 100 * 0.5)
+    assert speed.seconds(256, 100, schedule="single") != pytest.approx(guess)
     # Four times the pixels cost 4 ** PIXEL_EXPONENT as much per iteration, not four times as much.
     assert 2.5 < speed.seconds_per_iteration(512 * 384) / 0.5 < 4.0
-    # A coarse-to-fine run mixes sizes: nothing is learnt from it.
+    # A coarse-to-fine run: each level's pace at its own size; its estimate adds the levels up.
     pyramid = SpeedModel("cpu")
-    pyramid.record([dataclasses.replace(e, levels=2) for e in events])
-    assert not pyramid.measured()
+    small = Progress(step=1, total=30, losses=LOSSES, elapsed=1.0, size=(128, 96), levels=2)
+    large = dataclasses.replace(small, step=21, level=1, elapsed=6.0, size=(256, 192))
+    pyramid.record([(small, dataclasses.replace(small, step=20, elapsed=4.8)),
+                    (large, dataclasses.replace(large, step=30, elapsed=10.5, done=True))])  # fmt: skip
+    assert pyramid.seconds_per_iteration(128 * 96) == pytest.approx(0.2)
+    assert pyramid.seconds_per_iteration(256 * 192) == pytest.approx(0.5)
+    estimate = pyramid.seconds(256, 30, scales=(128,), scale_steps=(20, 10))
+    assert estimate == pytest.approx(pyramid.seconds(256, 1, schedule="single") - 0.5 + 20 * 0.2 + 10 * 0.5)
 
 
 def test_time_left_uses_the_hosts_pace_then_the_runs_own():
@@ -307,10 +316,10 @@ def test_time_left_uses_the_hosts_pace_then_the_runs_own():
     from webapp.runs import Runner
 
     speed = SpeedModel("cpu")
-    speed.record([Progress(step=1, total=11, losses={}, elapsed=1.0, size=(100, 100)),
-                  Progress(step=11, total=11, losses={}, elapsed=11.0, size=(100, 100), done=True)])  # fmt: skip
+    speed.record([(Progress(step=1, total=11, losses=LOSSES, elapsed=1.0, size=(100, 100)),
+                   Progress(step=11, total=11, losses=LOSSES, elapsed=11.0, size=(100, 100), done=True))])  # fmt: skip
     runner = Runner(DevicePool(["cpu"]), RunCounters(), Path("."), speed)
-    first = Progress(step=1, total=21, losses={}, elapsed=5.0, size=(100, 100))  # a slow first iteration
+    first = Progress(step=1, total=21, losses=LOSSES, elapsed=5.0, size=(100, 100))  # a slow first iteration
     assert runner._seconds_left(first, first) == pytest.approx(20 * 1.0)  # the host's 1 s an iteration
     later = dataclasses.replace(first, step=5, elapsed=13.0)  # this run goes at 2 s an iteration
     assert runner._seconds_left(first, later) == pytest.approx(16 * 2.0)

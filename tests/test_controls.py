@@ -122,6 +122,33 @@ def test_level_rule():
     assert artstyle.StyleParams(size=512, steps=10, scales=[256], scale_steps=[7, 3]).level_steps() == (7, 3)
 
 
+def test_the_coarse_to_fine_schedule_grows_by_sqrt_2_and_spends_most_iterations_small():
+    p = artstyle.StyleParams(size=256, steps=170, schedule="coarse-to-fine")
+    assert p.level_sizes() == (128, 181, 256) and p.level_steps() == (77, 54, 39)
+    assert artstyle.StyleParams(size=512, steps=300, schedule="coarse-to-fine").level_sizes() == (128, 181, 256, 362,
+                                                                                                512)  # fmt: skip
+    assert artstyle.StyleParams(size=384, schedule="coarse-to-fine").level_sizes() == (136, 192, 272, 384)
+    assert artstyle.StyleParams(size=100, schedule="coarse-to-fine").level_sizes() == (100,)  # below 2 levels' worth
+    assert len(artstyle.StyleParams(size=8192, schedule="coarse-to-fine").level_sizes()) == 8  # MAX_LEVELS
+    for size, steps in ((256, 3), (256, 4), (512, 7), (1024, 1000)):
+        p = artstyle.StyleParams(size=size, steps=steps, schedule="coarse-to-fine")
+        assert sum(p.level_steps()) == steps and min(p.level_steps()) >= 1
+        assert list(p.level_steps()) == sorted(p.level_steps(), reverse=True)  # never more on a finer level
+    # scales chooses the levels by hand; the schedule then has nothing to say
+    assert artstyle.StyleParams(size=256, scales=2, schedule="coarse-to-fine").level_sizes() == (128, 256)
+    with pytest.raises(ValueError, match="schedule must be one of 'single', 'coarse-to-fine'"):
+        artstyle.StyleParams(schedule="pyramid")
+    with pytest.raises(ValueError, match=r"steps \(2\) must be at least the number of scales \(3\)"):
+        artstyle.StyleParams(size=256, steps=2, schedule="coarse-to-fine")
+
+
+@needs_shared
+def test_the_coarse_to_fine_schedule_runs_its_levels(vgg):
+    events = run(vgg, size=192, steps=9, schedule="coarse-to-fine", preview_every=0)
+    assert [e.size[0] for e in events] == [136] * 5 + [192] * 4
+    assert events[-1].done and events[-1].image.size == (192, 144) and events[-1].levels == 2
+
+
 # --- several styles, style scale ----------------------------------------------------------------------------
 
 

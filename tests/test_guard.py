@@ -171,3 +171,12 @@ def test_best_iterate_bookkeeping():
     assert best.better_than(11.0) and not best.better_than(9.0) and best.better_than(math.nan)
     best.forget()
     assert not best.diverged(_losses(1e6), image) and best.loss == 1e6
+
+
+def test_the_note_says_what_a_restart_means_for_the_picture():
+    from artstyle.guard import restart_note
+
+    assert restart_note(1) == (
+        "a step overshot and the run went back to its best picture, then carried on (the result is not affected)"
+    )
+    assert restart_note(3).startswith("3 steps overshot")

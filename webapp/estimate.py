@@ -11,10 +11,12 @@ import dataclasses
 import logging
 import math
 import threading
+from collections.abc import Sequence
+from typing import Any
 
 from PIL import Image
 
-from artstyle import Progress, stylize_iter
+from artstyle import Progress, StyleParams, stylize_iter
 
 from .devices import DevicePool, profile
 
@@ -49,27 +51,31 @@ class SpeedModel:
         self._by_pixels: dict[int, Measurement] = {}
         self._lock = threading.Lock()
 
-    def record(self, events: list[Progress], *, before_first_s: float = 0.0) -> None:
-        """Learn from a run's events (at least the first and the last); `before_first_s`: wall time from the
-        request to the first event that the events' own clock does not see (image loading, weights)."""
-        first, last = events[0], events[-1]
-        if last.step - first.step < 1 or last.levels != 1:
-            return  # one iteration, or a pyramid of several sizes: nothing clean to learn from
-        per_iteration = (last.elapsed - first.elapsed) / (last.step - first.step)
-        setup = before_first_s + max(0.0, first.elapsed - first.step * per_iteration)
-        pixels = last.size[0] * last.size[1]
-        with self._lock:
-            self._by_pixels[pixels] = Measurement(pixels, per_iteration, setup)
+    def record(self, spans: Sequence[tuple[Progress, Progress]], *, before_first_s: float = 0.0) -> None:
+        """Learn from a run: the first and the last event of each of its levels (one level: one span), each
+        level's pace at its own pixel count. `before_first_s`: wall time from the request to the first event
+        that the events' own clock does not see (image loading, weights)."""
+        setup = None
+        for first, last in spans:
+            if last.step - first.step < 1:
+                continue  # one iteration: no pace
+            per_iteration = (last.elapsed - first.elapsed) / (last.step - first.step)
+            if setup is None:  # the run's first level carries the set-up: loading, the network, the targets
+                setup = before_first_s + max(0.0, first.elapsed - first.step * per_iteration)
+            pixels = last.size[0] * last.size[1]
+            with self._lock:
+                self._by_pixels[pixels] = Measurement(pixels, per_iteration, setup)
 
     def measured(self) -> bool:
         return bool(self._by_pixels)
 
-    def seconds(self, size: float, steps: float, aspect: float = DEFAULT_ASPECT) -> float:
-        """Wall time of a run of `steps` iterations whose long side is `size` (short side = aspect x size)."""
-        pixels = max(1.0, size * size * aspect)
-        nearest = self._nearest(pixels)
+    def seconds(self, size: float, steps: float, aspect: float = DEFAULT_ASPECT, **settings: Any) -> float:
+        """Wall time of a run of `steps` iterations whose long side is `size` (short side = aspect x size);
+        `settings` (StyleParams' schedule, scales, scale_steps) choose its levels, each timed at its own size."""
+        levels = plan(size, steps, **settings)
+        nearest = self._nearest(max(1.0, levels[-1][0] ** 2 * aspect))
         setup = nearest.setup_s if nearest else FALLBACK_SETUP_S
-        return setup + steps * self.seconds_per_iteration(pixels)
+        return setup + sum(n * self.seconds_per_iteration(max(1.0, side * side * aspect)) for side, n in levels)
 
     def seconds_per_iteration(self, pixels: float) -> float:
         nearest = self._nearest(pixels)
@@ -88,8 +94,8 @@ class SpeedModel:
         try:
             with pool.acquire(timeout=5.0) as device:
                 events = list(stylize_iter(picture, picture, size=PROBE_SIZE, steps=PROBE_STEPS, device=device,
-                                           preview_every=0))  # fmt: skip
-            self.record(events[PROBE_PACE_FROM - 1 :])
+                                           schedule="single", preview_every=0))  # fmt: skip
+            self.record([(events[PROBE_PACE_FROM - 1], events[-1])])
         except Exception as exc:  # noqa: BLE001  # e.g. no weights yet: the first run says so clearly
             log.info("speed probe skipped: %s", exc)
 
@@ -97,6 +103,16 @@ class SpeedModel:
         thread = threading.Thread(target=self.probe, args=(pool,), name="artstyle-speed-probe", daemon=True)
         thread.start()
         return thread
+
+
+def plan(size: float, steps: float, **settings: Any) -> list[tuple[int, int]]:
+    """(long side, iterations) of each level of a run with these settings (StyleParams decides); one level of
+    `size` where the settings are not valid (the run itself will say why)."""
+    try:
+        p = StyleParams(size=int(size), steps=int(steps), **settings)
+    except (TypeError, ValueError):
+        return [(int(size), int(steps))]
+    return list(p.levels())
 
 
 def _probe_picture() -> Image.Image:

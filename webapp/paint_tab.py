@@ -88,15 +88,19 @@ def create(runner: Runner, catalogue: tuple[Preset, ...], statuses: list[PresetS
     """Lay the tab out (inside the caller's `gr.Tab`) and wire its events; returns the shared inputs."""
     defaults = profile(runner.pool.names[0])
 
-    def expectation(size: float, steps: float, photo: str | None = None) -> str:
-        seconds = runner.speed.seconds(size or 0, steps or 0, _aspect(photo))
+    def expectation(size: float, steps: float, photo: str | None = None, schedule: str | None = None,
+                    scales: float | None = None) -> str:  # fmt: skip
+        levels = {"schedule": schedule} if schedule else {}
+        if scales is not None and float(scales).is_integer():
+            levels["scales"] = int(scales)
+        seconds = runner.speed.seconds(size or 0, steps or 0, _aspect(photo), **levels)
         how = "measured on this machine" if runner.speed.measured() else "a first guess"
         return f"On **{device_label}**: about **{duration(seconds)}** ({how})."
 
     controls = layout(catalogue, statuses, defaults, expectation(defaults.size, defaults.steps))
     wire(controls, runner, catalogue, statuses, defaults, expectation)
     c = controls
-    return PaintTab(c.content, c.style, c.preset, c.seed, (expectation, [c.size, c.steps, c.content], c.expect))
+    return PaintTab(c.content, c.style, c.preset, c.seed, (expectation, _estimate_inputs(c), c.expect))
 
 
 def layout(
@@ -182,19 +186,22 @@ def wire(
                 rows.extend(_loss_rows(event.progress))
             update = _page_update(c, event, rows)
             if isinstance(event, Final):  # the estimate has learnt this machine's speed: say so before the next run
-                update[c.expect] = expectation(page[c.size], page[c.steps], page[c.content])
+                update[c.expect] = expectation(*(page[control] for control in _estimate_inputs(c)))
             yield update
 
     def api_stylize(content, style=None, preset=first, size=defaults.size, steps=defaults.steps,
                     style_strength=STRENGTH_DEFAULT, preserve_color=NONE_CHOICE, seed=0,
-                    style2=None, preset2=None, blend=BLEND_DEFAULT, mask=None, scales=None):  # fmt: skip
+                    style2=None, preset2=None, blend=BLEND_DEFAULT, mask=None, scales=None, style_loss=None,
+                    schedule=None):  # fmt: skip
         """Stylise `content` after a preset painting (`preset` = its id) or an uploaded `style` image;
         streams downscaled previews and ends with the full-resolution PNG. Every parameter but `content` has
         a default: the host's size and steps, strength 5 (the painting's recommended balance). Optional: a
         second painting (`style2` upload or `preset2` id) mixed by `blend` (0: first only, 1: second only),
         or placed by a greyscale `mask` of the photo's shape (black: first painting, white: second);
-        `scales` coarse-to-fine levels."""
+        `scales` coarse-to-fine levels; `style_loss` the style statistic ("gram", "moments", "sliced") and
+        `schedule` ("single", "coarse-to-fine"), each left at the app's default when not given."""
         extra: dict[str, Any] = {} if scales is None else {"scales": as_int("scales", scales)}
+        extra.update({k: v for k, v in (("style_loss", style_loss), ("schedule", schedule)) if v is not None})
         extra.update(extra_kwargs({"preserve_color": preserve_color}))
         inputs = Inputs(content, style, preset, size, steps, style_strength, seed, extra,
                         SecondPainting(style2, preset2, blend, mask))  # fmt: skip
@@ -208,9 +215,12 @@ def wire(
 
     # The API's parameters, in the order of its signature, and the controls they come from.
     api_inputs = [c.content, c.style, c.preset, c.size, c.steps, c.style_strength, c.preserve_color, c.seed,
-                  c.style2, c.preset2, c.blend, c.mask_upload, c.scales]  # fmt: skip
-    for name, control in (("preset", c.preset), ("size", c.size), ("steps", c.steps), ("seed", c.seed),
-                          ("style_strength", c.style_strength), ("preserve_color", c.preserve_color)):  # fmt: skip
+                  c.style2, c.preset2, c.blend, c.mask_upload, c.scales, c.fine_tuning["style_loss"],
+                  c.fine_tuning["schedule"]]  # fmt: skip
+    named = {"preset": c.preset, "size": c.size, "steps": c.steps, "seed": c.seed, "style_strength": c.style_strength,
+             "preserve_color": c.preserve_color, "style_loss": c.fine_tuning["style_loss"],
+             "schedule": c.fine_tuning["schedule"]}  # fmt: skip
+    for name, control in named.items():
         name_errors(control, name)  # (photo_input words the image errors itself)
     concurrency = {"concurrency_id": "optimise", "concurrency_limit": len(runner.pool.names)}
     run_event = c.run.click(
@@ -226,20 +236,25 @@ def wire(
     rows = example_rows(statuses)
     if rows:  # loaded on click, never run (or cached) at start-up
         with c.examples_slot:
-            gr.Examples(rows, inputs=[c.content, c.preset], cache_examples=False, examples_per_page=4,
+            gr.Examples(rows, inputs=[c.content, c.preset], cache_examples=False, examples_per_page=6,
                         label="Examples: a photo and a painting, one click", elem_id="examples")  # fmt: skip
 
     def pick(evt: gr.SelectData):
         return catalogue[evt.index].id, None  # a picked painting replaces an uploaded style image
 
     c.gallery.select(pick, None, [c.preset, c.style], api_visibility="private")
-    for control in (c.size, c.steps, c.content):
-        control.change(expectation, [c.size, c.steps, c.content], c.expect, api_visibility="private", queue=False)
+    for control in _estimate_inputs(c):
+        control.change(expectation, _estimate_inputs(c), c.expect, api_visibility="private", queue=False)
 
 
 def _fine_tuning_fields() -> list[str]:
     """The StyleParams fields under "Fine-tuning", each with a generated control (seed and scales sit there too)."""
     return editable(n for n in PARAM_FIELDS if n not in MAIN_FIELDS + APP_FIELDS)
+
+
+def _estimate_inputs(c: PaintControls) -> list[gr.components.Component]:
+    """The controls the time estimate depends on, in `expectation`'s order."""
+    return [c.size, c.steps, c.content, c.fine_tuning["schedule"], c.scales]
 
 
 def _first_available(statuses: list[PresetStatus]) -> str | None:

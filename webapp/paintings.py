@@ -18,6 +18,8 @@ EXAMPLE_PAIRS = (  # (photo file in examples/, preset id)
     ("coffee.jpg", "great_wave"),
     ("chelsea.jpg", "the_scream"),
     ("rocket.jpg", "composition_vii"),
+    ("camera.jpg", "woman_with_a_hat"),
+    ("hubble.jpg", "starry_night_over_the_rhone"),
 )
 
 

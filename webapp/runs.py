@@ -58,8 +58,8 @@ T = TypeVar("T")
 
 def _gpu_seconds(content: Any, style: Any, params: StyleParams, mask: Any = None) -> int:
     # ZeroGPU asks before the run how long to lend the GPU for: twice the profile's figure, plus start-up.
-    megapixels = params.size * params.size * DEFAULT_ASPECT / 1e6
-    return int(min(MAX_DURATION_S, 15 + 2 * params.steps * megapixels * profile("cuda").seconds_per_mpx_iter))
+    work = sum(n * side * side * DEFAULT_ASPECT / 1e6 for side, n in params.levels())
+    return int(min(MAX_DURATION_S, 15 + 2 * work * profile("cuda").seconds_per_mpx_iter))
 
 
 @lend_gpu(duration=_gpu_seconds)
@@ -120,18 +120,20 @@ class Runner:
         self, events: Iterator[Progress], request: RunRequest, device: str, requested: float
     ) -> Iterator[RunEvent]:
         last_preview = last_status = 0.0
-        first: Progress | None = None
+        plan = list(request.params.levels())
+        spans: list[list[Progress]] = []  # per level: its first event and its latest
+        before_first = 0.0
         for event in events:
             self.counters.reached(event.step, event.total)
             now = time.monotonic()
-            if first is None:  # the wall time before the run's own clock started: loading, weights
-                first, before_first = event, time.perf_counter() - requested - event.elapsed
-                pace_from = event
-            if event.level != pace_from.level:  # a coarse-to-fine run's next, larger level: a new pace
-                pace_from = event
-            text = status_text(event, device, self._seconds_left(pace_from, event))
+            if not spans:  # the wall time before the run's own clock started: loading, weights
+                before_first = time.perf_counter() - requested - event.elapsed
+            if len(spans) <= event.level:  # a coarse-to-fine run's next, larger level: a new pace
+                spans.append([event, event])
+            spans[event.level][1] = event
+            text = status_text(event, device, self._seconds_left(spans[event.level][0], event, plan))
             if event.done:
-                self.speed.record([first, event], before_first_s=before_first)
+                self.speed.record([(a, b) for a, b in spans], before_first_s=before_first)
                 path = self.save(event.image, request.settings)
                 before = fit_long_side(request.content, request.params.size)
                 yield Final(path, before, text, event)
@@ -142,14 +144,19 @@ class Runner:
                 last_status = now
                 yield Status(text)
 
-    def _seconds_left(self, first: Progress, event: Progress) -> float:
-        """The run's own pace (since `first`, this level's first event) once it has one, the host's before."""
+    def _seconds_left(self, first: Progress, event: Progress, plan: list[tuple[int, int]] | None = None) -> float:
+        """This level's iterations left at the run's own pace (since `first`, the level's first event) once it has
+        one, the host's before; the later levels of `plan` (long side, iterations) at the host's pace for their
+        size, corrected by how this run compares with it."""
+        model = self.speed.seconds_per_iteration(event.size[0] * event.size[1])
         own = event.step - first.step
-        if own >= OWN_PACE_AFTER:
-            per_iteration = (event.elapsed - first.elapsed) / own
-        else:
-            per_iteration = self.speed.seconds_per_iteration(event.size[0] * event.size[1])
-        return per_iteration * (event.total - event.step)
+        per_iteration = (event.elapsed - first.elapsed) / own if own >= OWN_PACE_AFTER else model
+        if not plan or len(plan) == 1:
+            return per_iteration * (event.total - event.step)
+        level_end = sum(n for _, n in plan[: event.level + 1])
+        aspect = min(event.size) / max(event.size)
+        later = sum(n * self.speed.seconds_per_iteration(side * side * aspect) for side, n in plan[event.level + 1 :])
+        return per_iteration * (level_end - event.step) + later * per_iteration / model
 
     def save(self, image: Image.Image, settings: dict[str, Any]) -> Path:
         _prune(self.results, RESULT_TTL_S)

@@ -16,6 +16,12 @@ every clamped pixel, and the inverse-Hessian model drifts until a step blows up:
 that had converged climbed back to the noise's objective within ten iterations, with our L-BFGS and with
 torch.optim.LBFGS alike, at history 100 and 200, and never with the clamp off or with clamped pairs
 (measured: bench/README.md, 'research/divergence.py').
+
+The library's optimiser adds two safeguards in place of a line search, both computed on the device: `damping`
+(DAMPING) damps pairs of too little curvature (Powell; `LBFGS._damped`), as one barely-convex pair was enough
+to throw the picture to 0/1; `backtrack` takes an uphill step back at the next evaluation, to the minimiser of
+the quadratic through its two ends (`LBFGS._backtrack_fraction`), and learns no pair from it. Without them the
+iterates are torch.optim.LBFGS's.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ HISTORY = 100  # curvature pairs kept: the PyTorch tutorial's and torch.optim.LB
 #: Powell's damping threshold as the library uses it (see LBFGS._damped); Nocedal and Wright use 0.2, which cost
 #: ~4 % of the objective after 85 steps; 0.01 let an overshoot through (measured: bench/README.md, 'guard_sweep.py').
 DAMPING = 0.05
+#: With `backtrack`, the most of an uphill step kept (its first half; less where the overshoot is far).
+BACKTRACK = 0.5
 
 
 class LBFGS(torch.optim.Optimizer):
@@ -43,12 +51,14 @@ class LBFGS(torch.optim.Optimizer):
         lower: float | None = None,
         upper: float | None = None,
         damping: float = 0.0,
+        backtrack: bool = False,
     ) -> None:
         if history < 1:
             raise ValueError(f"history must be at least 1, got {history}")
         super().__init__([param], {"lr": lr})
         self.param, self.lower, self.upper = param, lower, upper  # lr lives in param_groups, as torch's
-        self.damping = damping
+        self.damping, self.backtrack = damping, backtrack
+        self._prev_loss: torch.Tensor | None = None  # the objective where the last accepted step started
         n, m = param.numel(), history
         # Curvature pairs as rows of ring buffers, filled from row 0; until the buffer wraps only rows
         # [0, count) are read, so it is allocated empty (untouched pages cost no time and no RSS). How many
@@ -71,9 +81,14 @@ class LBFGS(torch.optim.Optimizer):
         """Evaluate `closure` (which must fill `param.grad`) at the current point, then move to the next one."""
         with torch.enable_grad():
             loss = closure()
+        if self.param.grad is None:
+            raise RuntimeError("LBFGS: the closure must compute the gradient (call .backward())")
         g = self.param.grad.detach().reshape(-1)
-        if self._prev_step is not None:
-            self._remember(self._prev_step, g - self._prev_g)
+        uphill = None
+        if self._prev_step is not None and self._prev_g is not None:
+            if self.backtrack and self._prev_loss is not None:
+                uphill = loss.detach() > self._prev_loss  # a device bool: no host read
+            self._remember(self._prev_step, g - self._prev_g, uphill)
         step = self._inverse_hessian_times(g).mul_(-self.param_groups[0]["lr"])
         if self._prev_step is None:
             # The very first step: no curvature known; a short step along -g, as torch.optim.LBFGS takes.
@@ -84,11 +99,31 @@ class LBFGS(torch.optim.Optimizer):
             x = self.param.view(-1)
             moved = (x + step).clamp_(self.lower, self.upper)
             step = moved.sub_(x)
-        self._prev_g, self._prev_step = g.clone(), step
+        if uphill is None:
+            self._prev_g, self._prev_step, self._prev_loss = g.clone(), step, loss.detach()
+        else:
+            # The last step went uphill: instead of a new step from there, go back along it (inside the box, as
+            # both ends are), keeping where it started as the reference; else the new step.
+            assert self._prev_g is not None and self._prev_loss is not None and self._prev_step is not None
+            keep = self._backtrack_fraction(loss.detach())
+            step = torch.where(uphill, (keep - 1) * self._prev_step, step)
+            self._prev_step = torch.where(uphill, keep * self._prev_step, step)
+            self._prev_g = torch.where(uphill, self._prev_g, g)
+            self._prev_loss = torch.where(uphill, self._prev_loss, loss.detach())
         self.param.add_(step.view_as(self.param))
         return loss
 
-    def _remember(self, s: torch.Tensor, y: torch.Tensor) -> None:
+    def _backtrack_fraction(self, loss: torch.Tensor) -> torch.Tensor:
+        """How much of an uphill step to keep: the minimiser of the quadratic through the objective and slope where
+        the step started and the objective where it ended (Nocedal and Wright, 3.5), within [0.01, 0.5]: a far
+        overshoot is taken back in one evaluation, not by halving ten times."""
+        assert self._prev_g is not None and self._prev_loss is not None and self._prev_step is not None
+        slope = torch.dot(self._prev_g, self._prev_step).to(loss.dtype)  # < 0 for a descent step
+        curvature = loss - self._prev_loss - slope
+        fraction = -slope / (2 * curvature).clamp_min(1e-30)
+        return torch.where(slope < 0, fraction, torch.full_like(fraction, BACKTRACK)).clamp(0.01, BACKTRACK)
+
+    def _remember(self, s: torch.Tensor, y: torch.Tensor, rejected: torch.Tensor | None = None) -> None:
         """Store the pair (s, y), or an inert zero pair when s.y is not positive (torch.optim.LBFGS skips it).
 
         Deciding "skip" on the host would be a sync. A zero pair whose R diagonal is 1 contributes exactly
@@ -99,6 +134,8 @@ class LBFGS(torch.optim.Optimizer):
             y = self._damped(s, y)
         ys = torch.dot(s, y).to(self._sy.dtype)
         keep = ys > CURVATURE_EPS
+        if rejected is not None:  # a step that went uphill is taken back: its pair is not learnt from
+            keep = keep & ~rejected
         s, y = s * keep, y * keep
         row, m = self._next, self._s.shape[0]
         self._next, self._count = (row + 1) % m, min(self._count + 1, m)  # a full buffer overwrites the oldest

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 
@@ -36,10 +37,12 @@ def make_optimizer(p: StyleParams, image: torch.Tensor, steps: int) -> torch.opt
     # instead saved no iterations (measured: bench/README.md, 'research/optimizers.py') and strands pixels
     # outside the box for good (their gradient is 0): reconstructions from noise kept stuck black and white pixels.
     # Damped curvature pairs (LBFGS._damped): from a photo the objective is often concave along the first
-    # steps, and without a line search the first barely-convex pair after them threw the picture to 0/1.
+    # steps, and without a line search the first barely-convex pair after them threw the picture to 0/1. An
+    # uphill step is taken back at the next evaluation (LBFGS._backtrack_fraction): rare, and then it saves a
+    # restart (measured: bench/README.md, 'guard_sweep.py').
     history = max(1, min(lbfgs.HISTORY, steps))
     lr = p.lr if p.lr is not None else 1.0
-    return LBFGS(image, lr=lr, history=history, lower=0.0, upper=1.0, damping=lbfgs.DAMPING)
+    return LBFGS(image, lr=lr, history=history, lower=0.0, upper=1.0, damping=lbfgs.DAMPING, backtrack=True)
 
 
 @dataclass(frozen=True)
@@ -100,13 +103,21 @@ class LevelSolver:
         self._objective_changed = False  # a skipped layer came back during this step
         self.chosen: torch.Tensor | None = None  # the level's output, once `finish` has picked it
 
+    def output_losses(self) -> Losses:
+        """The terms of the last evaluation (after `finish`, of the level's output)."""
+        if self.losses is None:
+            raise RuntimeError("no evaluation yet: call step() first")
+        return self.losses
+
     @property
     def restarts(self) -> int:
         return self.guard.restarts if self.guard is not None else 0
 
     def step(self) -> None:
         """One iteration: one evaluation of the objective and one move (or a return to the best iterate)."""
-        self.optimizer.step(self._evaluate)  # L-BFGS clamps to [0, 1] itself
+        # torch types a closure's loss as a float; a tensor is what it returns here (no host read). L-BFGS clamps
+        # to [0, 1] itself.
+        self.optimizer.step(cast("Callable[[], float]", self._evaluate))
         if self.diverged:
             self._go_back_to_best()
             return

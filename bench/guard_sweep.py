@@ -41,7 +41,7 @@ def optimiser_part(damping: float) -> Parts:
         if p.optimizer != "lbfgs":
             return make_optimizer(p, image, steps)
         history = max(1, min(lbfgs.HISTORY, steps))
-        return LBFGS(image, lr=p.lr or 1.0, history=history, lower=0.0, upper=1.0, damping=damping)
+        return LBFGS(image, lr=p.lr or 1.0, history=history, lower=0.0, upper=1.0, damping=damping, backtrack=True)
 
     return Parts(make_optimizer=make)
 

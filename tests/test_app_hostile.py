@@ -298,7 +298,7 @@ def _uploaded(url: str, photo: Path) -> dict:
 )
 def test_nan_and_infinity_over_raw_http_are_named(served, photo, index, name, value):
     _, _, url = served
-    data = [_uploaded(url, photo), None, "starry_night", 64, 2, 5, None, 0, None, None, 0.5, None, 1]
+    data = [_uploaded(url, photo), None, "starry_night", 64, 2, 5, None, 0, None, None, 0.5, None, 1, "gram", "single"]
     data[index] = float(value)
     stream = _raw_call(url, data)
     assert "event: error" in stream and name in stream.lower(), stream

@@ -80,14 +80,15 @@ def test_luminance_keeps_the_contents_chroma(vgg, baseline):
 
 
 @needs_shared
-def test_histogram_brings_the_colours_near_the_contents(vgg, baseline):
+def test_histogram_brings_the_colours_near_the_contents(vgg):
     def colour_distance(image: Image.Image) -> tuple[float, float]:
         mean_o, cov_o = color.color_stats(to_tensor(image))
         mean_c, cov_c = color.color_stats(content_at(image))
         return float((mean_o - mean_c).norm()), float((cov_o - cov_c).norm())
 
-    mean_h, cov_h = colour_distance(run(vgg, preserve_color="histogram")[-1].image)
-    mean_b, cov_b = colour_distance(baseline[-1].image)
+    # 20 steps, not the baseline's 5: a few damped steps from the photo barely move its colours at all.
+    mean_h, cov_h = colour_distance(run(vgg, steps=20, preserve_color="histogram")[-1].image)
+    mean_b, cov_b = colour_distance(run(vgg, steps=20)[-1].image)
     assert mean_h < 0.05 and mean_h < mean_b / 2
     assert cov_h < cov_b / 2
 

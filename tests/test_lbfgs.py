@@ -93,11 +93,12 @@ def test_box_uses_the_clamped_step_as_its_curvature_pair():
     assert values[-1] < values[0] - 1.0
 
 
-def test_step_never_reads_a_device_value(monkeypatch):
+@pytest.mark.parametrize("options", [{}, {"damping": 0.05, "backtrack": True}])  # as torch's; as the library's
+def test_step_never_reads_a_device_value(monkeypatch, options):
     """Every host read (item, float, bool, tolist) would be a sync on CUDA: step() must make none."""
     f = _quadratic()
     x = torch.zeros(40, dtype=torch.float64, requires_grad=True)
-    opt = LBFGS(x, history=8)
+    opt = LBFGS(x, history=8, **options)
     _run(opt, x, f, 3)  # fill some history first
 
     def refuse(*_args, **_kwargs):
@@ -121,3 +122,33 @@ def test_step_never_reads_a_device_value(monkeypatch):
 def test_rejects_empty_history():
     with pytest.raises(ValueError, match="history"):
         LBFGS(torch.zeros(3, requires_grad=True), history=0)
+
+
+def _quartic(x: torch.Tensor) -> torch.Tensor:
+    """sum(x^4 / 4 - x): from 0 the slope is -1 and the curvature 0, so the first curvature pair says "flat" and
+    the next unit step is enormous; the minimum is at x = 1 (value -0.75 each)."""
+    return (x.pow(4) / 4 - x).sum()
+
+
+def test_without_a_line_search_a_flat_start_throws_the_iterate_far():
+    x = torch.zeros(10, dtype=torch.float64, requires_grad=True)
+    values = _run(LBFGS(x), x, _quartic, 4)
+    assert max(values) > 1e5  # what the library's options are for
+
+
+def test_backtracking_takes_an_uphill_step_back_and_converges():
+    x = torch.zeros(10, dtype=torch.float64, requires_grad=True)
+    values = _run(LBFGS(x, damping=0.05, backtrack=True), x, _quartic, 40)
+    assert values[-1] == pytest.approx(-7.5, abs=1e-6) and torch.allclose(x, torch.ones(10, dtype=torch.float64))
+    uphill = [i for i in range(1, len(values)) if values[i] > values[i - 1]]
+    assert uphill and all(values[i + 1] < values[i] for i in uphill)  # each overshoot taken back at once
+
+
+def test_damping_keeps_a_barely_convex_pair_to_its_threshold():
+    x = torch.zeros(6, dtype=torch.float64, requires_grad=True)
+    opt = LBFGS(x, damping=0.2)
+    s = torch.full((6,), 0.1, dtype=torch.float64)
+    flat = 1e-6 * s  # s.y far below 0.2 s.s / gamma (gamma = 1 before any pair)
+    assert float(s @ opt._damped(s, flat)) == pytest.approx(0.2 * float(s @ s))
+    steep = 3.0 * s  # curvature enough: left alone
+    assert torch.equal(opt._damped(s, steep), steep)

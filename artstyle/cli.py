@@ -1,4 +1,5 @@
-"""Command line: `python -m artstyle CONTENT STYLE [STYLE ...] [--mask MASK] -o OUT.png [--size 512 ...]`.
+"""Command line: `artstyle CONTENT STYLE [STYLE ...] [--mask MASK] -o OUT.png [--size 512 ...]` (or
+`python -m artstyle ...`); STYLE is an image file or a preset id (`artstyle --list-presets`).
 
 Every option is generated from `StyleParams`, so the CLI always offers exactly what the API accepts; a
 field whose metadata has `parse` (e.g. `scales`: "3" or "128,256") gets that parser and `metavar`.
@@ -25,6 +26,7 @@ from .engine import stylize_iter
 from .guard import restart_note
 from .metadata import run_settings, save_png
 from .params import NONE_CHOICE, PAPER_SETTINGS, StyleParams
+from .presets import ENV_PRESETS_DIR, load_catalogue, offered, preset_status, resolve_styles, with_recommended
 from .weights import ENV_WEIGHTS, WeightsError
 
 
@@ -62,14 +64,49 @@ WEIGHTS_HELP = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _ListPresets(argparse.Action):
+    """--list-presets: like --help, it prints and exits before the positional arguments are required."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        sys.stdout.write(presets_listing())
+        parser.exit(0)
+
+
+def presets_listing() -> str:
+    """The presets on offer here, one a line (id, painting, strength), and those that cannot be had here."""
+    statuses = [preset_status(p, fetch=False) for p in load_catalogue()]
+    shown = offered(statuses)
+    width = max(len(s.preset.id) for s in shown)
+    lines = [f"{'id':<{width}}  painting (recommended style_weight; where the image comes from)"]
+    for status in shown:
+        where = str(status.path) if status.path else "fetched from its public source on first use"
+        lines.append(f"{status.preset.id:<{width}}  {status.preset.caption} ({status.preset.style_weight:g}; {where})")
+    hidden = [s.preset.id for s in statuses if s not in shown]
+    if hidden:
+        lines.append(f"not offered here (no verified public download; a local copy in {ENV_PRESETS_DIR} would do): "
+                     + ", ".join(hidden))  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def build_parser(prog: str = "artstyle") -> argparse.ArgumentParser:
     parser = Parser(
-        prog="python -m artstyle",
-        description="Neural style transfer (Gatys, Ecker & Bethge 2015): paint CONTENT in the style of STYLE.",
+        prog=prog,
+        description="Neural style transfer (Gatys, Ecker & Bethge 2015): paint CONTENT in the style of STYLE. "
+        "Also: artstyle-paper (the paper's figures), artstyle-sheet (contact sheets), artstyle-app (the web app).",
     )
     parser.add_argument("content", help="content photo (any image file)")
     parser.add_argument(
-        "style", nargs="+", help="style image (a painting); several are mixed by --style-blend or placed by --mask"
+        "style",
+        nargs="+",
+        help="style image (a painting) or a preset id such as starry_night, fetched once and cached, with its "
+        "recommended settings where you set none (a file of that name wins: write preset:ID for the preset); "
+        "several are mixed by --style-blend or placed by --mask",
+    )
+    parser.add_argument(
+        "--list-presets", action=_ListPresets, help="list the preset paintings (ids for STYLE) and exit"
     )
     parser.add_argument(
         "--mask",
@@ -111,15 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, *, prog: str = "artstyle") -> int:
+    """`prog` is how the user called us, so that "see ... --help" names a command that works for them."""
+    args = build_parser(prog).parse_args(argv)
     try:
         # Everything that can be checked before the run is: parameters, then the output path (before a
         # weights download or a long optimisation is spent on a result that could not be saved).
-        params = _params(args)
+        # A preset id stands for its painting, with its recommended settings where an option is at its default:
+        # applied here too, so that the PNG records what ran.
+        styles, presets = resolve_styles(args.style)
+        params = with_recommended(_params(args), presets)
         output = _check_output(Path(args.output), inputs=(args.content, *args.style))
-        style = args.style[0] if len(args.style) == 1 else args.style
-        events = stylize_iter(args.content, style, mask=args.mask, weights=args.weights, params=params)
+        events = stylize_iter(args.content, styles, mask=args.mask, weights=args.weights, params=params)
     except (ValueError, WeightsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

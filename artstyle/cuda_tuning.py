@@ -29,6 +29,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
+from typing import cast
 
 import torch
 from torch import nn
@@ -100,6 +101,10 @@ def tune(model: VGGFeatures, device: torch.device, tuning: CudaTuning | None = N
     return TunedFeatures(model, tuning)  # type: ignore[return-value]
 
 
+#: The network's forward pass as a function of the image, eager or replayed from a CUDA graph.
+Graphed = Callable[[torch.Tensor], dict[str, torch.Tensor]]
+
+
 class TunedFeatures(nn.Module):
     """A `VGGFeatures` run with channels_last input, under bf16 autocast and/or through CUDA graphs."""
 
@@ -108,7 +113,7 @@ class TunedFeatures(nn.Module):
         self.net = net
         self.tuning = tuning
         self._seen: set[tuple[int, ...]] = set()  # image shapes called once, eagerly
-        self._graphs: dict[tuple[int, ...], Callable[[torch.Tensor], dict[str, torch.Tensor]]] = {}
+        self._graphs: dict[tuple[int, ...], Graphed] = {}
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -141,7 +146,7 @@ class TunedFeatures(nn.Module):
             self._graphs.clear()  # a new pyramid level: the previous size's graph is not needed again
             try:
                 sample = rgb.detach().clone().requires_grad_(True)
-                graph = torch.cuda.make_graphed_callables(self._eager, (sample,))
+                graph = cast(Graphed, torch.cuda.make_graphed_callables(self._eager, (sample,)))
             except Exception as error:  # noqa: BLE001 - any capture failure: fall back, say so
                 warnings.warn(f"ARTSTYLE_CUDA_GRAPH: capture failed, running eagerly ({error})", stacklevel=2)
                 graph = self._eager

@@ -7,7 +7,7 @@ run); each level is an `Objective` (artstyle/objective.py) minimised by a `Level
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import torch
@@ -20,6 +20,7 @@ from .inputs import LevelImages, RunInputs, StyleInput, initial_image, load_inpu
 from .limits import check_fits
 from .objective import Objective, skippable_layers
 from .params import StyleParams
+from .presets import resolve_styles, with_recommended
 from .progress import Losses, Progress
 from .solver import LevelSolver, Parts
 from .statistics import statistic
@@ -54,10 +55,12 @@ def stylize_iter(
     weights: WeightsInput = None,
     parts: Parts | None = None,
     **kwargs: Any,
-) -> Iterator[Progress]:
+) -> Generator[Progress, None, None]:
     """Stylise `content` after `style`, yielding a `Progress` event per iteration.
 
-    `style` is one image or a list of images (mixed by `style_blend`, or placed by `mask`). `mask` assigns
+    `style` is one image or a list of images (mixed by `style_blend`, or placed by `mask`); a preset's id (or
+    "preset:ID" where a file of that name exists) stands for its painting, fetched and cached on first use, and
+    brings the preset's recommended settings wherever a field is left at its default. `mask` assigns
     each part of the output to one style: greyscale for two styles (black: the first, white: the second,
     grey: both), or for three or more styles that many flat colours, assigned to the styles from the
     darkest colour to the lightest. Images are arguments rather than `StyleParams` fields because params
@@ -68,9 +71,10 @@ def stylize_iter(
     `parts` swaps the optimiser or the divergence guard for the caller's own (artstyle.solver.Parts).
     Closing the returned generator (or dropping it) stops the optimisation and frees its tensors.
     """
-    p = StyleParams.from_kwargs(params, **kwargs)
+    styles, presets = resolve_styles(style)
+    p = with_recommended(StyleParams.from_kwargs(params, **kwargs), presets, explicit=kwargs)
     device = resolve_device(p.device)
-    inputs = load_inputs(content, style, mask, p)
+    inputs = load_inputs(content, styles, mask, p)
     check_fits(inputs.content.size, p, device)  # refuse now rather than be OOM-killed mid-run
     vgg = resolve_weights(weights)
     return _optimise(inputs, p, vgg, device, parts if parts is not None else Parts())
@@ -110,9 +114,10 @@ def objective_terms(
     One evaluation at the content's size, no step: scores a finished picture (e.g. another program's output,
     resized to the content's size) by the objective a run with these parameters minimises.
     """
-    p = StyleParams.from_kwargs(params, **kwargs)
+    styles, presets = resolve_styles(style)
+    p = with_recommended(StyleParams.from_kwargs(params, **kwargs), presets, explicit=kwargs)
     device = resolve_device(p.device)
-    inputs = load_inputs(content, style, mask, p)
+    inputs = load_inputs(content, styles, mask, p)
     picture = load_image(image, name="image").resize(inputs.content.size, Image.Resampling.BICUBIC)
     model = VGGFeatures(resolve_weights(weights), (*p.content_layers, *p.style_layers), pooling=p.pooling).to(device)
     images = LevelImages.at(inputs, p.size, p, device)
@@ -122,12 +127,13 @@ def objective_terms(
 
 def _optimise(
     inputs: RunInputs, p: StyleParams, vgg: VGGWeights, device: torch.device, parts: Parts
-) -> Iterator[Progress]:
+) -> Generator[Progress, None, None]:
     start = time.perf_counter()
     sides, level_steps = p.level_sizes(), p.level_steps()
     total = sum(level_steps)
-    model: VGGFeatures | None = VGGFeatures(vgg, (*p.content_layers, *p.style_layers), pooling=p.pooling).to(device)
-    model = cuda_tuning.tune(model, device)  # the ARTSTYLE_* CUDA switches; unchanged on other devices
+    model = cuda_tuning.tune(  # the ARTSTYLE_* CUDA switches; unchanged on other devices
+        VGGFeatures(vgg, (*p.content_layers, *p.style_layers), pooling=p.pooling).to(device), device
+    )
     skippable = skippable_layers(p) if parts.skip_inert else ()
     # The lean network shares the full one's modules: the weights are on the device once.
     lean = (
@@ -167,7 +173,7 @@ def _optimise(
                 yield Progress(
                     step=step,
                     total=total,
-                    losses=solver.losses,  # type: ignore[arg-type]  # set by the step's evaluation
+                    losses=solver.output_losses(),
                     image=images.picture(solver.result()) if preview else None,
                     done=done,
                     elapsed=time.perf_counter() - start,
@@ -178,9 +184,11 @@ def _optimise(
                 )
             restarts += solver.restarts
             previous = solver.result().detach()
-            solver = objective = None  # type: ignore[assignment]  # free this level's tensors before the next level's
+            solver = None  # free this level's tensors before the next level's
+            del objective
     finally:
         # Runs on completion and on close()/GeneratorExit: release the run's tensors now, not at GC.
-        solver = model = lean = previous = None
+        del model, lean
+        solver = previous = None
         if device.type == "cuda":
             torch.cuda.empty_cache()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +30,9 @@ POOL_AFTER = {"conv1_2", "conv2_2", "conv3_4", "conv4_4"}
 
 class InputNormalization(nn.Module):
     """Map an RGB image in [0, 1] to the input convention the weights were trained with."""
+
+    scale: torch.Tensor  # buffers (registered below): they move with the module
+    shift: torch.Tensor
 
     def __init__(self, convention: str) -> None:
         super().__init__()
@@ -92,12 +96,16 @@ class VGGFeatures(nn.Module):
         sub._flipped = self._flipped[:depth]
         return sub.eval()
 
+    def _conv_layers(self) -> list[nn.Conv2d]:
+        return cast("list[nn.Conv2d]", list(self.convs))  # built from Conv2d only (__init__)
+
     def forward(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
         x = self.normalize(rgb)
         wanted = set(self.layers)
         out: dict[str, torch.Tensor] = {}
-        for name, conv, flipped in zip(self.names, self.convs, self._flipped, strict=True):
+        for name, conv, flipped in zip(self.names, self._conv_layers(), self._flipped, strict=True):
             # In place: the convolution's backward needs only its weights, so its output need not survive.
+            assert conv.bias is not None  # every VGG convolution has one
             x = F.relu_(frozen_conv3x3(x, conv.weight, conv.bias, flipped))
             if name in wanted:
                 out[name] = x

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -113,4 +114,4 @@ def _paste(page: Image.Image, image: Image.Image, origin: tuple[int, int], box: 
 
 def _text_size(draw: ImageDraw.ImageDraw, text: str, font: Any) -> tuple[int, int]:
     x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
-    return x1 - x0, y1 - y0
+    return math.ceil(x1 - x0), math.ceil(y1 - y0)

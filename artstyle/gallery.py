@@ -32,7 +32,7 @@ from .params import StyleParams
 from .presets import Preset, get_preset, load_catalogue, preset_status
 from .weights import WeightsError, WeightsInput, resolve_weights
 
-#: The web app's CPU defaults (webapp/devices.py, PROFILES['cpu']): a sheet's cells are the runs a visitor gets.
+#: The web app's CPU defaults (artstyle_app/devices.py, PROFILES['cpu']): a sheet's cells are the runs a visitor gets.
 DEFAULT_SIZE, DEFAULT_STEPS = 256, 85
 #: Set by --size/--steps (or the sheet itself), never by --set or a preset.
 SHEET_FIELDS = ("size", "steps", "preview_every")

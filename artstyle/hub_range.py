@@ -22,8 +22,10 @@ import json
 import math
 import os
 import re
+import socket
 import struct
 import tempfile
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +87,31 @@ def check_hub_version(version: str) -> None:
         )
 
 
+#: progress(bytes so far, bytes in all) of a fetch.
+Progress = Callable[[int, int], None]
+#: Seconds to wait for a TCP connection to the Hub before saying there is no network.
+REACH_TIMEOUT_S = 5.0
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+def _check_reachable(url: str, label: str) -> None:
+    """Say at once when the Hub's host cannot be reached (no DNS, refused, no route): huggingface_hub would retry
+    a refused connection for about half a minute before saying the same. Behind a proxy the proxy decides, so
+    nothing is checked then."""
+    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        return
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=REACH_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise Unreachable(
+            f"weights {label} are not cached and the Hub cannot be reached ({parts.hostname}:{port}: "
+            f"{exc.strerror or type(exc).__name__}; no network?)."
+        ) from exc
+
+
 @dataclass(frozen=True)
 class Entry:
     name: str
@@ -127,9 +154,11 @@ def fetch(
     check: Callable[[Path], T],
     endpoint: str | None = None,
     features_dir: str | None = None,
+    progress: Progress | None = None,
 ) -> T:
     """Fetch the `wanted` tensors (name -> shape) of `hub`'s file into the cache; `check(path)` of the new file,
-    which is kept only if the check returns (its exception propagates, the file is dropped)."""
+    which is kept only if the check returns (its exception propagates, the file is dropped). `progress(done,
+    total)` hears of the tensors' bytes as they arrive."""
     import huggingface_hub
     from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
 
@@ -138,7 +167,10 @@ def fetch(
         raise Unreachable(f"weights {hub.label} are not cached and the Hub cannot be reached (HF_HUB_OFFLINE=1).")
     with _hub_errors(hub):
         url = hf_hub_url(hub.repo_id, hub.filename, revision=hub.revision, endpoint=endpoint)
-        meta = get_hf_file_metadata(url, endpoint=endpoint, retry_on_errors=True, **_agent())
+        _check_reachable(url, hub.label)
+        meta = get_hf_file_metadata(
+            url, endpoint=endpoint, retry_on_errors=True, library_name=LIBRARY, library_version=_version()
+        )
         if meta.commit_hash is None:
             raise HubError(f"{url} did not answer as the Hugging Face Hub does (no X-Repo-Commit): check HF_ENDPOINT.")
         source = _Ranges(hf_hub_url(hub.repo_id, hub.filename, revision=meta.commit_hash, endpoint=endpoint))
@@ -146,8 +178,9 @@ def fetch(
         chosen = select(header, wanted, hub.label)
         folder = _repo_folder(features_dir, hub.repo_id)
         target = _inside(folder / meta.commit_hash, hub.filename)
-        digest, result = _replace(target, functools.partial(_copy_tensors, source, header, chosen, hub.filename), check)
-        record = {"repo_id": hub.repo_id, "revision": hub.revision, "commit": meta.commit_hash}
+        copy = functools.partial(_copy_tensors, source, header, chosen, hub.filename, progress=progress)
+        digest, result = _replace(target, copy, check)
+        record: dict[str, object] = {"repo_id": hub.repo_id, "revision": hub.revision, "commit": meta.commit_hash}
         record |= {"filename": hub.filename, "hub_etag": meta.etag, "hub_size": meta.size, "sha256": digest}
         _write_text(target.with_name(target.name + ".json"), json.dumps(record, indent=1))
         if hub.revision != meta.commit_hash:
@@ -209,7 +242,8 @@ class _Ranges:
 
         self.url = url
         # identity: offsets are into the file itself, not into a compressed stream of it
-        self.headers = build_hf_headers(**_agent()) | {"Accept-Encoding": "identity"}
+        self.headers = build_hf_headers(library_name=LIBRARY, library_version=_version())
+        self.headers |= {"Accept-Encoding": "identity"}
 
     def stream(self, start: int, end: int, sink: Callable[[bytes], object]) -> None:
         """Bytes [start, end) to `sink`. A server that ignores Range (200, whole file) is read from its start,
@@ -266,12 +300,15 @@ def _fetch_header(source: _Ranges, size: int | None, label: str) -> Header:
     return parse_header(bytes(raw[: 8 + length]), size, label)
 
 
-def _copy_tensors(source: _Ranges, header: Header, chosen: list[Entry], filename: str, fh: BinaryIO) -> str:
+def _copy_tensors(
+    source: _Ranges, header: Header, chosen: list[Entry], filename: str, fh: BinaryIO, *, progress: Progress | None
+) -> str:
     """Write a safetensors file of the chosen tensors to `fh`, fetching each run of adjacent ones as one range.
     Returns the written file's sha256."""
     from huggingface_hub.utils import tqdm
 
-    table, offset = {}, 0
+    table: dict[str, object] = {}
+    offset = 0
     for entry in chosen:
         size = entry.end - entry.begin
         table[entry.name] = {"dtype": entry.dtype, "shape": list(entry.shape), "data_offsets": [offset, offset + size]}
@@ -282,12 +319,17 @@ def _copy_tensors(source: _Ranges, header: Header, chosen: list[Entry], filename
     text += b" " * (-len(text) % 8)  # tensors 8-byte aligned, as safetensors writes them
     digest = hashlib.sha256(struct.pack("<Q", len(text)) + text)
     fh.write(struct.pack("<Q", len(text)) + text)
+    received = 0
     with tqdm(total=offset, unit="B", unit_scale=True, desc=f"{filename} (convolutions only)") as bar:
 
         def sink(chunk: bytes) -> None:
+            nonlocal received
             fh.write(chunk)
             digest.update(chunk)
             bar.update(len(chunk))
+            received += len(chunk)
+            if progress is not None:
+                progress(received, offset)
 
         for begin, end in _runs(chosen):
             source.stream(header.data_start + begin, header.data_start + end, sink)
@@ -348,11 +390,14 @@ def _hub_errors(hub: HubFile) -> Iterator[None]:
         raise HubError(f"weights {hub.label}: cannot store them ({exc}): set HF_HOME to a writable folder.") from exc
 
 
-def _agent() -> dict[str, str]:
-    """huggingface_hub's user agent names the library asking."""
+#: huggingface_hub's user agent names the library asking, and its version.
+LIBRARY = "artstyle"
+
+
+def _version() -> str:
     from . import __version__
 
-    return {"library_name": "artstyle", "library_version": __version__}
+    return __version__
 
 
 def _repo_folder(features_dir: str | None, repo_id: str) -> Path:
@@ -377,9 +422,7 @@ def _inside(folder: Path, relative: str) -> Path:
     return folder.joinpath(*parts)
 
 
-def _replace(
-    target: Path, write: Callable[[BinaryIO], W], check: Callable[[Path], T] = lambda path: None
-) -> tuple[W, T]:
+def _replace(target: Path, write: Callable[[BinaryIO], W], check: Callable[[Path], T]) -> tuple[W, T]:
     """(write(fh), check(path)) for a temporary file that then replaces `target`, atomically; a failed write or
     check leaves `target` as it was and no temporary file behind."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -395,7 +438,7 @@ def _replace(
 
 
 def _write_text(target: Path, text: str) -> None:
-    _replace(target, lambda fh: fh.write(text.encode()))
+    _replace(target, lambda fh: fh.write(text.encode()), lambda path: None)
 
 
 def _recorded_sha256(record: Path) -> str | None:

@@ -213,7 +213,9 @@ def _flatten_alpha(rgba: Image.Image) -> Image.Image:
 def _lab_to_srgb(image: Image.Image) -> Image.Image:
     # Pillow's convert() copies LAB channels into RGB unchanged; CIELab TIFFs need a real conversion.
     lab, srgb = ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB")
-    return ImageCms.profileToProfile(image, lab, srgb, outputMode="RGB")
+    converted = ImageCms.profileToProfile(image, lab, srgb, outputMode="RGB")
+    assert converted is not None  # None only with inPlace=True
+    return converted
 
 
 def _icc_to_srgb(image: Image.Image, icc: bytes) -> Image.Image | None:

@@ -27,9 +27,11 @@ class RunInputs:
     guides: torch.Tensor | None  # (1, K, H, W) region weights at the content's size, K = len(styles)
 
 
-def load_inputs(content: ImageInput, style: StyleInput, mask: ImageInput | None, p: StyleParams) -> RunInputs:
-    """Load and check every image of a run; `ValueError` (one sentence) for anything that cannot work."""
-    sources = list(style) if isinstance(style, list | tuple) else [style]
+def load_inputs(
+    content: ImageInput, sources: Sequence[ImageInput], mask: ImageInput | None, p: StyleParams
+) -> RunInputs:
+    """Load and check every image of a run (`sources`: the style images, one or more); `ValueError` (one
+    sentence) for anything that cannot work."""
     if not sources:
         raise ValueError("style is an empty list: give at least one style image")
     blend = p.style_blend if p.style_blend is not None else (1.0,) * len(sources)

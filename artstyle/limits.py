@@ -79,9 +79,14 @@ def _largest_fitting(size: tuple[int, int], p: StyleParams, budget: int) -> int:
     per_pixel = (estimate_bytes(*size, p) - FIXED_BYTES) / (size[0] * size[1])
     largest = math.floor(long_side * math.sqrt(max(0.0, budget - FIXED_BYTES) / per_pixel / (size[0] * size[1])))
     # Step down past rounding: fit_long_side rounds each side, which can add a row or column.
-    while largest >= 16 and estimate_bytes(*(max(1, round(s * largest / long_side)) for s in size), p) > budget:
+    while largest >= 16 and estimate_bytes(*_scaled(size, largest / long_side), p) > budget:
         largest -= 1
     return largest
+
+
+def _scaled(size: tuple[int, int], factor: float) -> tuple[int, int]:
+    """`size` times `factor`, each side rounded as fit_long_side rounds it, at least 1."""
+    return max(1, round(size[0] * factor)), max(1, round(size[1] * factor))
 
 
 def _cpu_available(root: Path = Path("/")) -> int | None:

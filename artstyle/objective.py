@@ -145,7 +145,7 @@ class Objective:
         """The objective being minimised at `image`, ready for `.backward()`; counts as one evaluation."""
         self.evaluations += 1
         check = bool(self.skipped) and (self.evaluations == 2 or self.evaluations % self.inert_recheck == 0)
-        features = (self.lean if self.skipped and not check else self.model)(image)
+        features = self._network(whole=check)(image)
         if self.content_targets is None:  # the first evaluation, of the photo itself: these are its features
             self.content_targets = {k: features[k].detach() for k in self.p.content_layers}
         total, terms = self._terms(features, image)
@@ -156,7 +156,11 @@ class Objective:
     def losses_at(self, image: torch.Tensor) -> Losses:
         """The terms of the objective being minimised at `image`: one forward pass, no backward, not counted."""
         with torch.no_grad():
-            return Losses.read_back(*self._terms((self.lean if self.skipped else self.model)(image), image)[1])
+            return Losses.read_back(*self._terms(self._network(whole=False)(image), image)[1])
+
+    def _network(self, *, whole: bool) -> VGGFeatures:
+        """The lean network while a layer is skipped, unless the `whole` one is asked for (a check)."""
+        return self.lean if self.skipped and not whole and self.lean is not None else self.model
 
     def put_back_inert(self, evaluation: Evaluation) -> bool:
         """After a check: put the skipped layers back (from the next evaluation on) if their term now exceeds

@@ -24,7 +24,7 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,7 +251,7 @@ def iter_figure(
     steps: int = DEFAULT_STEPS,
     weights: WeightsInput = None,
     **overrides: Any,
-) -> Iterator[PanelProgress]:
+) -> Generator[PanelProgress, None, None]:
     """Run the figure `figure_id` (a key of `FIGURES`) panel by panel, yielding every optimiser step.
 
     Arguments are checked, images loaded and every panel's params built here, before any work starts.
@@ -262,20 +262,22 @@ def iter_figure(
     return _run_panels(figure, plan, resolve_weights(weights))
 
 
-def _run_panels(figure: Figure, plan: list[PlannedCell], vgg: VGGWeights) -> Iterator[PanelProgress]:
-    layout, inputs, cells = figure.layout(), tuple(figure.inputs(plan)), ()
+def _run_panels(figure: Figure, plan: list[PlannedCell], vgg: VGGWeights) -> Generator[PanelProgress, None, None]:
+    layout, inputs = figure.layout(), tuple(figure.inputs(plan))
+    cells: tuple[Cell, ...] = ()
     for index, planned in enumerate(plan):
         start = time.perf_counter()
         with closing(stylize_iter(planned.content, planned.style, params=planned.params, weights=vgg)) as events:
             for event in events:
                 if event.done:
+                    assert event.image is not None  # the last event carries the result
                     cell = Cell(planned.row, planned.col, event.image, planned.params, event.losses,
                                 time.perf_counter() - start)  # fmt: skip
                     cells = (*cells, cell)
                 yield PanelProgress(figure, layout, index, len(plan), planned, event, cells, inputs)
 
 
-def _finished_cells(events: Iterator[PanelProgress]) -> Iterator[Cell]:
+def _finished_cells(events: Generator[PanelProgress, None, None]) -> Iterator[Cell]:
     with closing(events):
         for event in events:
             if event.finished is not None:

@@ -324,9 +324,10 @@ def _check_int(name: str, value: Any, lo: int, hi: int) -> int:
         if isinstance(value, float) and value.is_integer():
             raise ValueError(f"{name} must be an integer, got the float {value!r}")
         raise ValueError(f"{name} must be an integer between {lo} and {hi}, got {value!r}")
-    if not lo <= value <= hi:
+    number = int(value)
+    if not lo <= number <= hi:
         raise ValueError(f"{name} must be between {lo} and {hi}, got {value}")
-    return int(value)
+    return number
 
 
 def _check_float(name: str, value: Any, *, positive: bool = False) -> float:

@@ -1,4 +1,4 @@
-"""Presets: famous public-domain paintings described in `presets/catalogue.json`, their images fetched on demand.
+"""Presets: famous public-domain paintings described in `artstyle/presets.json`, their images fetched on demand.
 
 The catalogue holds metadata only (title, artist, year, licence, Wikimedia Commons source, recommended
 settings); the images are never part of the project. `preset_image()` finds a preset's image:
@@ -16,23 +16,28 @@ are checked against the catalogue before they are used in a path.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.resources
 import json
+import math
 import os
 import re
 import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .images import load_image
+from .images import ImageInput, load_image
+from .params import StyleParams
 
 ENV_PRESETS_DIR = "ARTSTYLE_PRESETS_DIR"
 ENV_PRESETS_CACHE = "ARTSTYLE_PRESETS_CACHE"
-CATALOGUE_PATH = Path(__file__).resolve().parent.parent / "presets" / "catalogue.json"
+#: The catalogue ships inside the package (package data), so an installed artstyle has its presets.
+CATALOGUE = importlib.resources.files("artstyle") / "presets.json"
 USER_AGENT = (
     "artstyle/0.1 (neural style transfer after Gatys et al. 2015; fetches public-domain paintings "
     "once per machine and caches them) Python-urllib"
@@ -94,15 +99,15 @@ class PresetUnavailable(ValueError):
 
 def load_catalogue(path: str | os.PathLike[str] | None = None) -> tuple[Preset, ...]:
     """Read and validate the catalogue (a small JSON file) in file order."""
-    path = Path(path) if path is not None else CATALOGUE_PATH
+    source = Path(path) if path is not None else CATALOGUE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(source.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"presets catalogue {str(path)!r} cannot be read: {exc}") from exc
+        raise ValueError(f"presets catalogue {str(source)!r} cannot be read: {exc}") from exc
     presets = tuple(_parse_preset(entry) for entry in data.get("presets", []))
     ids = [p.id for p in presets]
     if len(set(ids)) != len(ids):
-        raise ValueError(f"presets catalogue {str(path)!r} lists an id twice")
+        raise ValueError(f"presets catalogue {str(source)!r} lists an id twice")
     return presets
 
 
@@ -139,7 +144,9 @@ def preset_status(
         return _verified(preset, found)
     if not preset.downloadable:
         return PresetStatus(
-            preset, reason=f"no downloadable image is known yet; put a copy named {preset.id}.jpg in {ENV_PRESETS_DIR}"
+            preset,
+            reason=f"no verified public download of it is known; put a copy named {preset.id}.jpg in a folder "
+            f"and set {ENV_PRESETS_DIR} to that folder",
         )
     if not fetch:
         return PresetStatus(preset, reason="not downloaded yet")
@@ -155,6 +162,80 @@ def preset_image(preset: Preset | str, **kwargs: Any) -> Path:
     if status.path is None:
         raise PresetUnavailable(f"preset {status.preset.id!r} is unavailable: {status.reason}")
     return status.path
+
+
+#: How a style argument names a preset when a file of the same name exists: "preset:starry_night".
+PRESET_PREFIX = "preset:"
+
+
+def as_preset(source: object, *, catalogue: tuple[Preset, ...] | None = None) -> Preset | None:
+    """The preset a style argument names, or None for an image (a file, bytes, an array, a PIL image).
+
+    A `Preset`, "preset:ID", or a bare ID that is not an existing file: a file always wins over an id, and
+    "preset:ID" says the id when a file of that name is in the way. A string that looks like an id (no folder,
+    no extension) but is neither a file nor a preset is refused here, naming both, rather than reported later
+    as a missing file.
+    """
+    if isinstance(source, Preset):
+        return source
+    if not isinstance(source, str):
+        return None
+    if source.startswith(PRESET_PREFIX):
+        return get_preset(source[len(PRESET_PREFIX) :], catalogue=catalogue)
+    if Path(source).exists() or not _ID_RE.match(source):
+        return None
+    catalogue = catalogue if catalogue is not None else load_catalogue()
+    if source not in {p.id for p in catalogue}:
+        raise ValueError(f"{source!r} is neither a file nor a preset id; artstyle --list-presets lists the presets")
+    return get_preset(source, catalogue=catalogue)
+
+
+def resolve_styles(style: Any) -> tuple[list[ImageInput], list[Preset | None]]:
+    """A run's style argument (one or a list) as images, each preset id replaced by its painting's file (fetched
+    and cached on first use), and the preset each one is (None: an image of the caller's)."""
+    sources = list(style) if isinstance(style, list | tuple) else [style]
+    chosen = [as_preset(source) for source in sources]
+    return [preset_image(p) if p is not None else s for s, p in zip(sources, chosen, strict=True)], chosen
+
+
+def recommended(presets: Sequence[Preset | None], blend: Sequence[float]) -> dict[str, Any]:
+    """The settings a run of these paintings is recommended (`None`: an image that is no preset).
+
+    The first preset's recommended settings, and `style_weight` the blend-weighted geometric mean of each
+    painting's (an image that is no preset counts as StyleParams' default): a mix of a softly and a strongly
+    painted preset gets a strength between the two.
+    """
+    first = next((p for p in presets if p is not None), None)
+    if first is None:
+        return {}
+    default = StyleParams().style_weight
+    weights = [p.style_weight if p is not None else default for p in presets]
+    total = sum(blend)
+    style_weight = math.prod(w ** (b / total) for w, b in zip(weights, blend, strict=True))
+    return {**first.recommended, "style_weight": style_weight}
+
+
+def with_recommended(
+    params: StyleParams, presets: Sequence[Preset | None], *, explicit: Collection[str] = ()
+) -> StyleParams:
+    """`params` with the paintings' recommended settings wherever a field is at StyleParams' default and the
+    caller did not name it in `explicit`: a setting you chose always wins."""
+    blend = params.style_blend if params.style_blend is not None else (1.0,) * len(presets)
+    if len(blend) != len(presets):
+        return params  # the run refuses the mismatch itself, naming it
+    defaults = StyleParams()
+    chosen = {
+        key: value
+        for key, value in recommended(presets, blend).items()
+        if key not in explicit and getattr(params, key) == getattr(defaults, key)
+    }
+    return dataclasses.replace(params, **chosen) if chosen else params
+
+
+def offered(statuses: Sequence[PresetStatus]) -> list[PresetStatus]:
+    """The presets a page or a list offers: every one that can be had or may be fetched later, none whose
+    image has no verified public source and no local copy (those cannot be had on this host at all)."""
+    return [s for s in statuses if s.available or s.preset.downloadable]
 
 
 def default_cache_dir() -> Path:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 import os
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,7 +128,7 @@ def _check_local(path: Path) -> Path:
 
 def conv_tensors() -> dict[str, tuple[int, ...]]:
     """Name -> shape of the 32 tensors read: each convolution's weight and bias."""
-    tensors = {}
+    tensors: dict[str, tuple[int, ...]] = {}
     for idx, (out_ch, in_ch) in zip(CONV_INDICES, CONV_SHAPES, strict=True):
         tensors |= {f"features.{idx}.weight": (out_ch, in_ch, 3, 3), f"features.{idx}.bias": (out_ch,)}
     return tensors
@@ -138,8 +140,10 @@ def load_weights(
     endpoint: str | None = None,
     cache_dir: str | None = None,
     features_dir: str | None = None,
+    progress: hub_range.Progress | None = None,
 ) -> VGGWeights:
-    """Load VGG19's convolution weights from `source` (see `parse_source`).
+    """Load VGG19's convolution weights from `source` (see `parse_source`); `progress(done, total)` hears of a
+    download's bytes.
 
     A Hub file's convolutions are taken, with no network, from those artstyle stored on an earlier run
     (`features_dir`, default `$HF_HOME/artstyle/weights`) or from a full copy in huggingface_hub's cache
@@ -150,12 +154,19 @@ def load_weights(
     if isinstance(where, Path):
         return read_features(where, source=str(where))
     try:
-        return _from_hub(where, endpoint=endpoint, cache_dir=cache_dir, features_dir=features_dir)
+        return _from_hub(where, endpoint=endpoint, cache_dir=cache_dir, features_dir=features_dir, progress=progress)
     except hub_range.HubError as exc:
         raise WeightsError(f"{exc} {_HELP}") from exc
 
 
-def _from_hub(hub: HubFile, *, endpoint: str | None, cache_dir: str | None, features_dir: str | None) -> VGGWeights:
+def _from_hub(
+    hub: HubFile,
+    *,
+    endpoint: str | None,
+    cache_dir: str | None,
+    features_dir: str | None,
+    progress: hub_range.Progress | None,
+) -> VGGWeights:
     read = functools.partial(read_features, source=hub.label)
     cached = hub_range.cached_path(hub, cache_dir=cache_dir, features_dir=features_dir)
     if cached is not None:
@@ -163,7 +174,9 @@ def _from_hub(hub: HubFile, *, endpoint: str | None, cache_dir: str | None, feat
     damaged: Exception | None = None
     for _attempt in range(2):  # a truncated or corrupted transfer is fetched again once, then reported
         try:
-            return hub_range.fetch(hub, conv_tensors(), check=read, endpoint=endpoint, features_dir=features_dir)
+            return hub_range.fetch(
+                hub, conv_tensors(), check=read, endpoint=endpoint, features_dir=features_dir, progress=progress
+            )
         except (hub_range.BadTransfer, WeightsError) as exc:
             damaged = exc
     why = str(damaged).rstrip(".")
@@ -173,11 +186,36 @@ def _from_hub(hub: HubFile, *, endpoint: str | None, cache_dir: str | None, feat
     ) from damaged
 
 
-@functools.lru_cache(maxsize=2)
-def _cached(
-    source: str | None, endpoint: str | None, cache_dir: str | None, features_dir: str | None, stamp: tuple
-) -> VGGWeights:
-    return load_weights(source, endpoint=endpoint, cache_dir=cache_dir, features_dir=features_dir)
+class _Memo:
+    """Loaded weights by source, the last `size` kept; while one caller loads a source, another asking for the
+    same one waits for that load instead of starting a second (the app's start-up fetch and a first visitor)."""
+
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, VGGWeights] = OrderedDict()
+        self._loading: dict[Hashable, threading.Lock] = {}
+
+    def get(self, key: Hashable, load: Callable[[], VGGWeights]) -> VGGWeights:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+            gate = self._loading.setdefault(key, threading.Lock())
+        with gate:  # one load of a source at a time; a failed load leaves the next caller to try again
+            with self._lock:
+                if key in self._entries:
+                    return self._entries[key]
+            value = load()
+            with self._lock:
+                self._entries[key] = value
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+                self._loading.pop(key, None)
+            return value
+
+
+_MEMO = _Memo()
 
 
 def cached_weights(
@@ -186,8 +224,10 @@ def cached_weights(
     endpoint: str | None = None,
     cache_dir: str | None = None,
     features_dir: str | None = None,
+    progress: hub_range.Progress | None = None,
 ) -> VGGWeights:
-    """`load_weights`, memoised per process so that repeated runs (the app) skip the read.
+    """`load_weights`, memoised per process so that repeated runs (the app) skip the read, and loaded once when
+    several threads ask at the same time (`progress` hears of the one download, if any).
 
     The key includes the environment variable and, for local files, their size and mtime, so a
     replaced file or a changed ARTSTYLE_WEIGHTS is picked up.
@@ -196,7 +236,10 @@ def cached_weights(
     spec = os.fspath(source) if source is not None else os.environ.get(ENV_WEIGHTS)
     where = parse_source(spec)
     stamp = (where.stat().st_size, where.stat().st_mtime_ns) if isinstance(where, Path) else ()
-    return _cached(spec, endpoint, cache_dir, features_dir, stamp)
+    load = functools.partial(
+        load_weights, spec, endpoint=endpoint, cache_dir=cache_dir, features_dir=features_dir, progress=progress
+    )
+    return _MEMO.get((spec, endpoint, cache_dir, features_dir, stamp), load)
 
 
 def resolve_weights(weights: WeightsInput) -> VGGWeights:

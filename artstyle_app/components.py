@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import gradio as gr
 from PIL import Image
@@ -41,10 +41,19 @@ def control_spec(name: str) -> tuple[type[gr.components.Component], dict[str, An
         return gr.Number, {"value": default, "precision": 0, **common}
     if hint is float:
         return gr.Number, {"value": default, **common}
-    layers = origin is tuple and args and args[0] is str and isinstance(default, tuple)
-    if layers and all(x in VGG19_LAYERS for x in default):
+    if origin is tuple and args and args[0] is str and isinstance(default, tuple) and set(default) <= set(VGG19_LAYERS):
         return gr.Dropdown, {"choices": list(VGG19_LAYERS), "value": list(default), "multiselect": True, **common}
     return None  # a field the UI cannot edit (e.g. arrays): left at its default
+
+
+C = TypeVar("C", bound=gr.components.Component)
+
+
+def typed(kind: type[C], control: gr.components.Component) -> C:
+    """`control`, checked to be a `kind` (a generated control's class follows its field's type)."""
+    if not isinstance(control, kind):
+        raise TypeError(f"expected a {kind.__name__}, got a {type(control).__name__}")
+    return control
 
 
 def control_for(name: str, **overrides: Any) -> gr.components.Component:

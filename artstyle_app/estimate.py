@@ -19,6 +19,7 @@ from PIL import Image
 from artstyle import Progress, StyleParams, stylize_iter
 
 from .devices import DevicePool, profile
+from .weights import WeightsStatus
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +89,12 @@ class SpeedModel:
             known = list(self._by_pixels.values())
         return min(known, key=lambda m: abs(math.log(pixels / m.pixels)), default=None)
 
-    def probe(self, pool: DevicePool) -> None:
-        """Measure a few iterations now, holding the device so that no user's run shares it meanwhile."""
+    def probe(self, pool: DevicePool, weights: WeightsStatus | None = None) -> None:
+        """Measure a few iterations now, holding the device so that no user's run shares it meanwhile; once
+        `weights` are ready (the probe never holds the device while they are fetched)."""
+        if weights is not None and not (weights.wait() and weights.state == "ready"):
+            log.info("speed probe skipped: %s", weights.line())
+            return
         picture = _probe_picture()
         try:
             with pool.acquire(timeout=5.0) as device:
@@ -99,8 +104,8 @@ class SpeedModel:
         except Exception as exc:  # noqa: BLE001  # e.g. no weights yet: the first run says so clearly
             log.info("speed probe skipped: %s", exc)
 
-    def probe_in_background(self, pool: DevicePool) -> threading.Thread:
-        thread = threading.Thread(target=self.probe, args=(pool,), name="artstyle-speed-probe", daemon=True)
+    def probe_in_background(self, pool: DevicePool, weights: WeightsStatus | None = None) -> threading.Thread:
+        thread = threading.Thread(target=self.probe, args=(pool, weights), name="artstyle-speed-probe", daemon=True)
         thread.start()
         return thread
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import gradio as gr
@@ -20,7 +20,7 @@ from artstyle import Progress
 from artstyle.params import NONE_CHOICE
 from artstyle.presets import Preset, PresetStatus
 
-from .components import PARAM_FIELDS, control_for, editable, extra_kwargs, name_errors, photo_input
+from .components import PARAM_FIELDS, control_for, editable, extra_kwargs, name_errors, photo_input, typed
 from .devices import DeviceProfile, profile
 from .estimate import DEFAULT_ASPECT, duration
 from .paintings import example_rows, preset_gallery, unavailable_note
@@ -39,6 +39,7 @@ SHOW_RESULT_JS = """(...inputs) => {
   return inputs;
 }"""
 LOSS_COLOURS = {"total": "#1f77b4", "style": "#ff7f0e", "content": "#d62728"}
+CONCURRENCY_ID = "optimise"  # the queue's limit shared by every event that runs an optimisation
 
 
 @dataclasses.dataclass
@@ -50,7 +51,7 @@ class PaintTab:
     preset: gr.Dropdown
     seed: gr.Number
     # The time estimate as a visitor's page opens: by then the start-up probe has measured this host.
-    refresh_expectation: tuple[Callable[..., str], list[gr.components.Component], gr.Markdown]
+    refresh_expectation: tuple[Callable[..., str], Sequence[gr.components.Component], gr.Markdown]
 
 
 @dataclasses.dataclass
@@ -67,14 +68,14 @@ class PaintControls:
     size: gr.Slider
     steps: gr.Slider
     style: gr.Image
-    preserve_color: gr.components.Component
+    preserve_color: gr.Radio
     preset2: gr.Dropdown
     style2: gr.Image
     blend: gr.Slider
     mask_draw: gr.ImageEditor
     mask_upload: gr.Image
     seed: gr.Number
-    scales: gr.components.Component
+    scales: gr.Number
     fine_tuning: dict[str, gr.components.Component]  # StyleParams field name -> its generated control
     result: gr.Image
     status: gr.Textbox
@@ -90,7 +91,7 @@ def create(runner: Runner, catalogue: tuple[Preset, ...], statuses: list[PresetS
 
     def expectation(size: float, steps: float, photo: str | None = None, schedule: str | None = None,
                     scales: float | None = None) -> str:  # fmt: skip
-        levels = {"schedule": schedule} if schedule else {}
+        levels: dict[str, Any] = {"schedule": schedule} if schedule else {}
         if scales is not None and float(scales).is_integer():
             levels["scales"] = int(scales)
         seconds = runner.speed.seconds(size or 0, steps or 0, _aspect(photo), **levels)
@@ -138,13 +139,13 @@ def layout(
                 style = photo_input(label="Style image", sources=["upload", "clipboard"], elem_id="style-upload",
                                     height=160)  # fmt: skip
             with gr.Accordion("Keep the photo's colours", open=False):
-                preserve_color = control_for("preserve_color", label="Colours")
+                preserve_color = typed(gr.Radio, control_for("preserve_color", label="Colours"))
             with gr.Accordion("Two paintings: mix them, or paint each in its own region", open=False):
                 preset2, style2, blend, mask_draw, mask_upload = _second_painting_controls(catalogue)
             with gr.Accordion("Fine-tuning: seed, coarse-to-fine, optimiser, layers, smoothing …", open=False):
                 seed = gr.Number(value=0, precision=0, minimum=0, label="Seed",
                                  info="Another number, another start: the same number repeats a result.")  # fmt: skip
-                scales = control_for("scales", label="Coarse-to-fine levels")
+                scales = typed(gr.Number, control_for("scales", label="Coarse-to-fine levels"))
                 fine_tuning = {name: control_for(name) for name in _fine_tuning_fields()}
         with gr.Column(min_width=320, elem_id="outputs"):
             result = gr.Image(label="Result", format="png", interactive=False, buttons=["download", "fullscreen"],
@@ -189,17 +190,34 @@ def wire(
                 update[c.expect] = expectation(*(page[control] for control in _estimate_inputs(c)))
             yield update
 
-    def api_stylize(content, style=None, preset=first, size=defaults.size, steps=defaults.steps,
-                    style_strength=STRENGTH_DEFAULT, preserve_color=NONE_CHOICE, seed=0,
-                    style2=None, preset2=None, blend=BLEND_DEFAULT, mask=None, scales=None, style_loss=None,
-                    schedule=None):  # fmt: skip
-        """Stylise `content` after a preset painting (`preset` = its id) or an uploaded `style` image;
-        streams downscaled previews and ends with the full-resolution PNG. Every parameter but `content` has
-        a default: the host's size and steps, strength 5 (the painting's recommended balance). Optional: a
-        second painting (`style2` upload or `preset2` id) mixed by `blend` (0: first only, 1: second only),
-        or placed by a greyscale `mask` of the photo's shape (black: first painting, white: second);
-        `scales` coarse-to-fine levels; `style_loss` the style statistic ("gram", "moments", "sliced") and
-        `schedule` ("single", "coarse-to-fine"), each left at the app's default when not given."""
+    def stylize(content, style=None, preset=first, size=defaults.size, steps=defaults.steps,
+                style_strength=STRENGTH_DEFAULT, preserve_color=NONE_CHOICE, seed=0,
+                style2=None, preset2=None, blend=BLEND_DEFAULT, mask=None, scales=None, style_loss=None,
+                schedule=None):  # fmt: skip
+        """Paint a photo in the style of a famous painting (neural style transfer, Gatys et al. 2015); streams
+        downscaled previews while it paints and ends with the full-resolution PNG, whose metadata records every
+        setting. Only `content` is required.
+
+        Args:
+            content: the photo to paint (an image file).
+            style: your own style image instead of a preset painting (optional; wins over `preset`).
+            preset: the painting's preset id, e.g. starry_night, the_scream, great_wave.
+            size: long side of the result in pixels (default: this host's, 256 on a CPU).
+            steps: optimisation iterations (default: this host's; more is finer and slower).
+            style_strength: how much painting, 0 to 10; 5 is the painting's recommended balance, each step x2.5.
+            preserve_color: "none", or keep the photo's colours: "luminance" or "histogram".
+            seed: random seed; the same seed repeats a result.
+            style2: a second style image to mix in or to place by `mask` (optional).
+            preset2: a second preset painting's id (optional).
+            blend: mix of the two paintings, 0 (first only) to 1 (second only).
+            mask: greyscale image of the photo's shape: black where the first painting goes, white the second.
+            scales: coarse-to-fine levels chosen by hand (optional).
+            style_loss: the style statistic: "gram" (the paper), "moments" or "sliced" (default: the app's).
+            schedule: "single" (the paper) or "coarse-to-fine" (default: the app's).
+
+        Returns:
+            The painted picture (a PNG file).
+        """
         extra: dict[str, Any] = {} if scales is None else {"scales": as_int("scales", scales)}
         extra.update({k: v for k, v in (("style_loss", style_loss), ("schedule", schedule)) if v is not None})
         extra.update(extra_kwargs({"preserve_color": preserve_color}))
@@ -222,15 +240,18 @@ def wire(
              "schedule": c.fine_tuning["schedule"]}  # fmt: skip
     for name, control in named.items():
         name_errors(control, name)  # (photo_input words the image errors itself)
-    concurrency = {"concurrency_id": "optimise", "concurrency_limit": len(runner.pool.names)}
+    # One optimisation per device: the page's runs, the API's and the Paper tab's share this limit.
+    devices = len(runner.pool.names)
     run_event = c.run.click(
         ui_run, inputs={*api_inputs, c.mask_draw, *c.fine_tuning.values()},
         outputs=[c.result, c.status, c.loss_plot, c.before_after, c.download, c.expect],
-        api_visibility="private", show_progress="minimal", js=SHOW_RESULT_JS, **concurrency,
+        api_visibility="private", show_progress="minimal", js=SHOW_RESULT_JS, concurrency_id=CONCURRENCY_ID,
+        concurrency_limit=devices,
     )  # fmt: skip
     c.stop.click(None, cancels=[run_event], api_visibility="private")
     api_button = gr.Button(visible=False)
-    api_button.click(api_stylize, inputs=api_inputs, outputs=[c.result], api_name="stylize", **concurrency)
+    api_button.click(stylize, inputs=api_inputs, outputs=[c.result], api_name="stylize",
+                     concurrency_id=CONCURRENCY_ID, concurrency_limit=devices)  # fmt: skip
     # The editor paints over the photo, so that the mask has the photo's shape and the user sees where.
     c.content.change(_mask_canvas, c.content, c.mask_draw, api_visibility="private", queue=False)
     rows = example_rows(statuses)
@@ -252,9 +273,9 @@ def _fine_tuning_fields() -> list[str]:
     return editable(n for n in PARAM_FIELDS if n not in MAIN_FIELDS + APP_FIELDS)
 
 
-def _estimate_inputs(c: PaintControls) -> list[gr.components.Component]:
+def _estimate_inputs(c: PaintControls) -> list[gr.Slider | gr.Image | gr.Radio | gr.Number]:
     """The controls the time estimate depends on, in `expectation`'s order."""
-    return [c.size, c.steps, c.content, c.fine_tuning["schedule"], c.scales]
+    return [c.size, c.steps, c.content, typed(gr.Radio, c.fine_tuning["schedule"]), c.scales]
 
 
 def _first_available(statuses: list[PresetStatus]) -> str | None:

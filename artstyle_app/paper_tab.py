@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import closing
 from typing import Any
 
@@ -18,7 +18,7 @@ from artstyle.metadata import PAPER_URL
 from artstyle.paper import FIGURES, PanelProgress, iter_figure
 
 from .devices import profile
-from .paint_tab import PaintTab
+from .paint_tab import CONCURRENCY_ID, PaintTab
 from .requests import as_int, resolve_style
 from .runs import STATUS_INTERVAL_S, Runner, Status
 from .zerogpu import MAX_DURATION_S, lend_gpu
@@ -38,7 +38,9 @@ def _gpu_seconds(figure: str, content: Any, style: Any, **kwargs: Any) -> int:
 
 
 @lend_gpu(duration=_gpu_seconds)
-def run_figure(figure: str, content: Image.Image, style: Image.Image, **kwargs: Any) -> Iterator[PanelProgress]:
+def run_figure(
+    figure: str, content: Image.Image, style: Image.Image, **kwargs: Any
+) -> Generator[PanelProgress, None, None]:
     """The GPU part: on ZeroGPU a GPU is lent for the whole figure."""
     with closing(iter_figure(figure, content, style, **kwargs)) as events:
         yield from events
@@ -65,10 +67,22 @@ def create(runner: Runner, paint: PaintTab) -> None:
             figure_image = gr.Image(label="Figure", format="png", interactive=False, elem_id="paper-figure-image")
             cells = gr.Gallery(label="Panels, as they finish", columns=5, height="auto", elem_id="paper-cells")
 
-    def paper_run(content, style, preset, figure, cell_size, cell_steps, seed):
-        """Run one of the paper's demonstrations (`figure`: "reconstructions" = Fig. 1, "grid" = Fig. 3)
-        for the photo and painting; streams the gallery of finished cells, the labelled figure and a
-        status line after each cell."""
+    def paper_figure(content, style, preset, figure, cell_size, cell_steps, seed):
+        """Run one of the demonstrations of Gatys et al. (2015) for a photo and a painting, panel by panel;
+        streams the gallery of finished panels, the labelled figure and a status line after each panel.
+
+        Args:
+            content: the photo (an image file).
+            style: your own style image instead of a preset painting (optional).
+            preset: the painting's preset id, e.g. starry_night.
+            figure: "reconstructions" (Fig. 1: what each layer keeps) or "grid" (Fig. 3: depth x alpha/beta).
+            cell_size: each panel's long side in pixels.
+            cell_steps: optimisation iterations per panel.
+            seed: random seed of the white-noise starts.
+
+        Returns:
+            The finished panels, the labelled figure, a status line.
+        """
         job = functools.partial(_figure_job, runner, content=content, style=style, preset=preset, figure=figure,
                                 size=cell_size, steps=cell_steps, seed=seed)  # fmt: skip
         for event in runner.stream(job, size_knob="panel size"):
@@ -79,9 +93,9 @@ def create(runner: Runner, paint: PaintTab) -> None:
                 yield {status: event.text}
 
     event = run.click(
-        paper_run, inputs=[paint.content, paint.style, paint.preset, figure, size, steps, paint.seed],
+        paper_figure, inputs=[paint.content, paint.style, paint.preset, figure, size, steps, paint.seed],
         outputs=[cells, figure_image, status], api_name="paper", show_progress="minimal",
-        concurrency_id="optimise", concurrency_limit=len(runner.pool.names),
+        concurrency_id=CONCURRENCY_ID, concurrency_limit=len(runner.pool.names),
     )  # fmt: skip
     stop.click(None, cancels=[event], api_visibility="private")
 
@@ -96,7 +110,7 @@ class Panels:
 
 
 def _figure_job(runner: Runner, device: str, *, content: Any, style: Any, preset: Any, figure: Any, size: Any,
-                steps: Any, seed: Any) -> Iterator[Panels | Status]:  # fmt: skip
+                steps: Any, seed: Any) -> Generator[Panels | Status, None, None]:  # fmt: skip
     """The figure on `device`: the panels after each one finishes, and a status line at least every
     STATUS_INTERVAL_S in between (each yield is where Stop takes effect)."""
     if not content:

@@ -14,7 +14,7 @@ from PIL import Image, ImageChops
 
 from artstyle import StyleParams, WeightsError, load_image
 from artstyle.metadata import run_settings
-from artstyle.presets import Preset, get_preset, preset_status
+from artstyle.presets import Preset, get_preset, preset_status, recommended
 
 from .devices import DeviceBusy, preview_every_for
 
@@ -49,13 +49,11 @@ def strength_to_style_weight(strength: float, base: float) -> float:
 NOT_FROM_PRESET = frozenset({"style_weight", "size", "steps"})
 
 
-def with_recommended(extra: dict[str, Any], chosen: Preset | None) -> dict[str, Any]:
-    """The painting's recommended settings (presets/catalogue.json) wherever the visitor left a control at its
-    default; a control the visitor changed wins."""
-    if chosen is None:
-        return extra
+def with_recommended(extra: dict[str, Any], advice: dict[str, Any]) -> dict[str, Any]:
+    """The paintings' recommended settings (`artstyle.presets.recommended`) wherever the visitor left a control
+    at its default; a control the visitor changed wins."""
     defaults = StyleParams()
-    for key, value in chosen.recommended.items():
+    for key, value in advice.items():
         if key in NOT_FROM_PRESET:
             continue
         # compared as StyleParams holds them: the UI's "none" is None
@@ -148,19 +146,17 @@ def prepare(inputs: Inputs, device: str) -> RunRequest:
     second = inputs.second
     content = load_image(inputs.content, name="photo")
     style, chosen = resolve_style(inputs.style, inputs.preset)
-    base = chosen.style_weight if chosen else StyleParams().style_weight
     styles: Image.Image | list[Image.Image] = style
-    extra = with_recommended(dict(inputs.extra), chosen)
+    paintings: list[Preset | None] = [chosen]
+    blend: tuple[float, ...] = (1.0,)
+    extra = dict(inputs.extra)
     context: dict[str, Any] = {}
     mask = load_image(second.mask, name="mask") if second.mask is not None else None
     if second.style or second.preset:
         style2, chosen2 = resolve_style(second.style, second.preset, which="second ")
         styles = [style, style2]
-        weights = blend_weights(second.blend)
-        extra["style_blend"] = weights
-        # The recommended beta of a mix: the blend-weighted geometric mean of the two paintings'.
-        base2 = chosen2.style_weight if chosen2 else StyleParams().style_weight
-        base = base ** weights[0] * base2 ** weights[1]
+        paintings, blend = [chosen, chosen2], blend_weights(second.blend)
+        extra["style_blend"] = blend
         context = {
             "preset2": chosen2.id if chosen2 else None,
             "painting2": chosen2.caption if chosen2 else "uploaded style image",
@@ -168,6 +164,10 @@ def prepare(inputs: Inputs, device: str) -> RunRequest:
         }
     elif mask is not None:
         raise ValueError("a mask places two paintings: choose a second painting too, or clear the mask")
+    # The recommended beta of a mix is the blend-weighted geometric mean of the two paintings'.
+    advice = recommended(paintings, blend)
+    base = advice.get("style_weight", StyleParams().style_weight)
+    extra = with_recommended(extra, advice)
     strength = float(inputs.style_strength if inputs.style_strength is not None else STRENGTH_DEFAULT)
     if not 0 <= strength <= 10:
         raise ValueError(f"style_strength must be between 0 and 10, got {strength}")

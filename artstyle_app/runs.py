@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +24,7 @@ from artstyle.metadata import save_png
 from .devices import DevicePool, RunCounters, profile
 from .estimate import DEFAULT_ASPECT, SpeedModel, duration
 from .requests import RunRequest, user_errors
+from .weights import WeightsStatus
 from .zerogpu import MAX_DURATION_S, lend_gpu
 
 PREVIEW_SIDE = 512  # previews are downscaled to this long side before they are encoded and sent
@@ -65,7 +66,7 @@ def _gpu_seconds(content: Any, style: Any, params: StyleParams, mask: Any = None
 @lend_gpu(duration=_gpu_seconds)
 def optimise(
     content: Image.Image, style: Image.Image | list[Image.Image], params: StyleParams, mask: Image.Image | None = None
-) -> Iterator[Progress]:
+) -> Generator[Progress, None, None]:
     """The GPU part: on ZeroGPU a GPU is lent for this generator's life."""
     yield from stylize_iter(content, style, mask=mask, params=params)
 
@@ -86,16 +87,28 @@ OWN_PACE_AFTER = 3
 class Runner:
     """Turns a request into a stream of `RunEvent`s, holding a device and counting the run."""
 
-    def __init__(self, pool: DevicePool, counters: RunCounters, results: Path, speed: SpeedModel) -> None:
-        self.pool, self.counters, self.results, self.speed = pool, counters, results, speed
+    def __init__(
+        self, pool: DevicePool, counters: RunCounters, results: Path, speed: SpeedModel, weights: WeightsStatus
+    ) -> None:
+        self.pool, self.counters, self.results, self.speed, self.weights = pool, counters, results, speed, weights
 
-    def stream(self, job: Callable[[str], Iterator[T]], *, size_knob: str = "output size") -> Iterator[Status | T]:
+    def stream(
+        self, job: Callable[[str], Generator[T, None, None]], *, size_knob: str = "output size"
+    ) -> Generator[Status | T, None, None]:
         """What `job(device)` yields, while it holds a device from the pool and counts as a run; the library's
         refusals become one sentence on the page (`size_knob`: what to shrink when memory runs out)."""
         # The first step holds nothing. A cancel that lands while Gradio runs a generator's first step (before
         # it registers the iterator for cancelling; Gradio 6.31) leaves the generator suspended and un-closed:
         # had that step taken the device, the app would wedge (seen in tests/test_app_hostile.py's storm).
         yield Status("Waiting for the device …")
+        with user_errors(size_knob=size_knob):
+            # The start-up fetch of the weights: a run before it is done waits on it (not a second fetch), and a
+            # failed one is tried again, once per run: the network may be back.
+            if self.weights.state == "unavailable":
+                self.weights.start()
+            while not self.weights.wait(STATUS_INTERVAL_S):
+                yield Status(self.weights.line())
+            self.weights.check()
         # closing(): Stop closes this generator, which must close the job (and its optimisation) at once.
         with (
             user_errors(size_knob=size_knob),
@@ -105,11 +118,11 @@ class Runner:
         ):
             yield from events
 
-    def run(self, make_request: Callable[[str], RunRequest]) -> Iterator[RunEvent]:
+    def run(self, make_request: Callable[[str], RunRequest]) -> Generator[RunEvent, None, None]:
         """A stylisation: the request made for the device it gets, its progress as typed, throttled events."""
         return self.stream(lambda device: self._paint(make_request, device))
 
-    def _paint(self, make_request: Callable[[str], RunRequest], device: str) -> Iterator[RunEvent]:
+    def _paint(self, make_request: Callable[[str], RunRequest], device: str) -> Generator[RunEvent, None, None]:
         requested = time.perf_counter()
         request = make_request(device)
         yield Status(f"Starting on {device} …")
@@ -133,6 +146,7 @@ class Runner:
             spans[event.level][1] = event
             text = status_text(event, device, self._seconds_left(spans[event.level][0], event, plan))
             if event.done:
+                assert event.image is not None  # the last event carries the result
                 self.speed.record([(a, b) for a, b in spans], before_first_s=before_first)
                 path = self.save(event.image, request.settings)
                 before = fit_long_side(request.content, request.params.size)

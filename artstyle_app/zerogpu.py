@@ -1,6 +1,6 @@
 """Hugging Face ZeroGPU glue: a GPU is lent per decorated call; elsewhere the decorator is not applied.
 
-ZeroGPU needs `spaces` imported before anything initialises CUDA, so `app.py` (and `webapp/__init__.py`)
+ZeroGPU needs `spaces` imported before anything initialises CUDA, so `app.py` (and `artstyle_app/__init__.py`)
 import this module before torch. Calls and their yields are pickled between processes there.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 try:
-    import spaces  # type: ignore[import-not-found]
+    import spaces
 except ImportError:  # not on Spaces: the app runs the same without it
     spaces = None
 

@@ -25,8 +25,8 @@ def main() -> None:
     args = parser.parse_args()
     from gradio_client import Client, handle_file
 
+    from artstyle_app.estimate import DEFAULT_ASPECT
     from tests.conftest import CLIENT_HTTP, served_app
-    from webapp.estimate import DEFAULT_ASPECT
 
     content = ROOT.parent / "shared" / "images" / "content" / "tubingen.jpg"
     with served_app(Path(tempfile.mkdtemp())) as (_demo, url):

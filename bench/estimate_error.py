@@ -1,4 +1,4 @@
-"""How far the app's time estimate is from the wall time of the runs it estimates (webapp/estimate.py).
+"""How far the app's time estimate is from the wall time of the runs it estimates (artstyle_app/estimate.py).
 
     python -m bench.estimate_error [--cases 256x85,384x60,192x120]
 

@@ -75,7 +75,7 @@ import sys
 import pytest
 
 rc = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", *sys.argv[1:]])
-banned = sorted(m for m in sys.modules if m.split(".")[0] in {"gradio", "gradio_client", "playwright", "app", "webapp"})
+banned = sorted(m for m in sys.modules if m.split(".")[0] in {"gradio", "gradio_client", "playwright", "app", "artstyle_app"})
 print(f"collect-only exit {int(rc)}; gradio-like modules imported: {banned or 'none'}")
 sys.exit(0 if rc == 0 and not banned else 1)
 EOF

@@ -100,9 +100,10 @@ CLIENT_HTTP = {"timeout": httpx.Timeout(30.0, read=120.0)} if httpx is not None 
 
 
 @contextmanager
-def served_app(temp_dir: Path, **build_kwargs: Any) -> Iterator[tuple[Any, str]]:
+def served_app(temp_dir: Path, *, mcp: bool = False, **build_kwargs: Any) -> Iterator[tuple[Any, str]]:
     """(demo, url): the app launched in this process on a free port, with the real weights, the local
-    presets folder and its own Gradio temp folder; the environment is restored afterwards."""
+    presets folder and its own Gradio temp folder (`mcp`: also as an MCP server); the environment is restored
+    afterwards."""
     saved = dict(os.environ)
     os.environ.update(
         GRADIO_ANALYTICS_ENABLED="False",
@@ -114,7 +115,7 @@ def served_app(temp_dir: Path, **build_kwargs: Any) -> Iterator[tuple[Any, str]]
 
     demo = app.build_demo(**build_kwargs)
     port = free_port()
-    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, max_file_size=app.MAX_UPLOAD)
+    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, max_file_size=app.MAX_UPLOAD, mcp_server=mcp)
     try:
         yield demo, f"http://127.0.0.1:{port}/"
     finally:

@@ -121,7 +121,7 @@ def test_bad_input_is_one_clear_error(served, photo, tmp_path, kwargs, message):
 
 
 def test_strength_maps_to_style_weight_on_a_log_scale():
-    from webapp.requests import strength_to_style_weight
+    from artstyle_app.requests import strength_to_style_weight
 
     assert strength_to_style_weight(5, 1e3) == pytest.approx(1e3)
     assert strength_to_style_weight(0, 1e3) == pytest.approx(10)
@@ -129,8 +129,8 @@ def test_strength_maps_to_style_weight_on_a_log_scale():
 
 
 def test_cpu_defaults_take_about_a_minute():
-    from webapp.devices import profile
-    from webapp.estimate import SpeedModel
+    from artstyle_app.devices import profile
+    from artstyle_app.estimate import SpeedModel
 
     defaults = profile("cpu")  # before any measurement the estimate is the profile's first guess
     assert 30 <= SpeedModel("cpu").seconds(defaults.size, defaults.steps) <= 120
@@ -166,7 +166,7 @@ def test_api_two_paintings_with_a_mask_and_preserved_colours(served, photo, tmp_
     from gradio_client import handle_file
 
     _, client = served
-    single = _args(photo, preset="starry_night", steps=6, strength=10)  # strong, so a few steps paint
+    single = _args(photo, preset="starry_night", steps=12, strength=10)  # strong, so a dozen steps paint
     one = Image.open(client.predict(**{**single, "preserve_color": "luminance"}))
     two = Image.open(
         client.predict(
@@ -269,7 +269,7 @@ def test_paper_stop_ends_the_server_side_run(served, photo):
 
 
 def test_drawn_mask_is_white_where_painted():
-    from webapp.requests import drawn_mask
+    from artstyle_app.requests import drawn_mask
 
     assert drawn_mask(None) is None
     blank = Image.new("RGBA", (40, 30), (0, 0, 0, 0))
@@ -285,7 +285,7 @@ LOSSES = Losses(total=1.0, content=0.5, style=0.5, tv=0.0)
 
 def test_the_estimate_learns_this_hosts_pace_from_a_run():
     from artstyle import Progress
-    from webapp.estimate import SpeedModel
+    from artstyle_app.estimate import SpeedModel
 
     speed = SpeedModel("cpu")
     guess = speed.seconds(256, 100, schedule="single")
@@ -311,14 +311,15 @@ def test_the_estimate_learns_this_hosts_pace_from_a_run():
 
 def test_time_left_uses_the_hosts_pace_then_the_runs_own():
     from artstyle import Progress
-    from webapp.devices import DevicePool, RunCounters
-    from webapp.estimate import SpeedModel
-    from webapp.runs import Runner
+    from artstyle_app.devices import DevicePool, RunCounters
+    from artstyle_app.estimate import SpeedModel
+    from artstyle_app.runs import Runner
+    from artstyle_app.weights import WeightsStatus
 
     speed = SpeedModel("cpu")
     speed.record([(Progress(step=1, total=11, losses=LOSSES, elapsed=1.0, size=(100, 100)),
                    Progress(step=11, total=11, losses=LOSSES, elapsed=11.0, size=(100, 100), done=True))])  # fmt: skip
-    runner = Runner(DevicePool(["cpu"]), RunCounters(), Path("."), speed)
+    runner = Runner(DevicePool(["cpu"]), RunCounters(), Path("."), speed, WeightsStatus())
     first = Progress(step=1, total=21, losses=LOSSES, elapsed=5.0, size=(100, 100))  # a slow first iteration
     assert runner._seconds_left(first, first) == pytest.approx(20 * 1.0)  # the host's 1 s an iteration
     later = dataclasses.replace(first, step=5, elapsed=13.0)  # this run goes at 2 s an iteration
@@ -348,13 +349,14 @@ def test_stylize_needs_only_a_photo_and_shows_its_defaults(served, photo):
 
 
 def test_a_presets_recommended_settings_apply_where_the_visitor_left_the_default():
-    from artstyle.presets import get_preset
-    from webapp.requests import with_recommended
+    from artstyle.presets import get_preset, recommended
+    from artstyle_app.requests import with_recommended
 
     preset = dataclasses.replace(
         get_preset("starry_night"), recommended={"style_weight": 3e3, "style_scale": 0.75, "tv_weight": 1e9}
     )
-    applied = with_recommended({"style_scale": 1.0, "preserve_color": "none"}, preset)
+    advice = recommended([preset], (1.0,))
+    applied = with_recommended({"style_scale": 1.0, "preserve_color": "none"}, advice)
     assert applied == {"style_scale": 0.75, "tv_weight": 1e9, "preserve_color": "none"}  # beta: the slider's
-    assert with_recommended({"style_scale": 1.5}, preset)["style_scale"] == 1.5  # the visitor's choice wins
-    assert with_recommended({"style_scale": 1.0}, None) == {"style_scale": 1.0}
+    assert with_recommended({"style_scale": 1.5}, advice)["style_scale"] == 1.5  # the visitor's choice wins
+    assert with_recommended({"style_scale": 1.0}, recommended([None], (1.0,))) == {"style_scale": 1.0}

@@ -72,3 +72,34 @@ def test_paper_flag_restores_the_papers_settings_unless_an_option_says_otherwise
     assert paper == StyleParams.paper()
     mixed = _params(build_parser().parse_args(["c.jpg", "s.jpg", "--paper", "--init", "style", "--size", "64"]))
     assert (mixed.init, mixed.size, mixed.tv_weight) == ("style", 64, 0.0)
+
+
+def test_list_presets_needs_no_photo_and_names_each_preset(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--list-presets"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("id") and "starry_night" in out and "The Starry Night" in out
+
+
+def test_an_unknown_preset_id_is_one_line_before_any_work(capsys, tmp_path):
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (32, 24)).save(photo)
+    code = main([str(photo), "starry_nite", "-o", str(tmp_path / "out.png"), "--weights", str(tmp_path / "none")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == (
+        "error: 'starry_nite' is neither a file nor a preset id; artstyle --list-presets lists the presets"
+    )
+
+
+@needs_shared
+def test_a_preset_id_is_a_painting_with_its_recommended_settings(tmp_path, monkeypatch):
+    from tests.conftest import STYLES_DIR
+
+    monkeypatch.setenv("ARTSTYLE_PRESETS_DIR", str(STYLES_DIR))
+    out = tmp_path / "out.png"
+    code = main([str(ROOT / "examples" / "chelsea.jpg"), "starry_night", "-o", str(out), "--size", "48",
+                 "--steps", "2", "--weights", str(REAL_WEIGHTS), "-q"])  # fmt: skip
+    assert code == 0
+    settings = read_settings(out)
+    assert settings["style"] == ["starry_night"] and settings["style_weight"] == 3000.0  # the preset's, not 1e3

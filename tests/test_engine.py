@@ -220,7 +220,7 @@ def test_a_check_hands_the_optimiser_the_same_gradient(real_weights, tubingen, s
     p = StyleParams(size=64, steps=5, device="cpu")
     full = VGGFeatures(real_weights, (*p.content_layers, *p.style_layers))
     lean = full.subnetwork((*p.content_layers, *p.style_layers[:-1]))
-    inputs = load_inputs(tubingen, starry_night, None, p)
+    inputs = load_inputs(tubingen, [starry_night], None, p)
     images = LevelImages.at(inputs, p.size, p, torch.device("cpu"))
     objective = Objective(images, inputs.blend, None, p, full, GramStatistic(), lean=lean)
     solver = LevelSolver(objective, images.content.clone(), p.steps, p)

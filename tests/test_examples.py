@@ -5,7 +5,7 @@ from __future__ import annotations
 from PIL import Image
 
 from artstyle.presets import PresetStatus, get_preset
-from webapp.paintings import EXAMPLE_PAIRS, EXAMPLES_DIR, example_rows
+from artstyle_app.paintings import EXAMPLE_PAIRS, EXAMPLES_DIR, example_rows
 
 MAX_BYTES = 150 * 1024
 

@@ -20,7 +20,7 @@ PRESETS = ["starry_night", "the_scream"]
 
 
 def test_defaults_are_the_apps_cpu_defaults():
-    from webapp.devices import profile
+    from artstyle_app.devices import profile
 
     assert (profile("cpu").size, profile("cpu").steps) == (DEFAULT_SIZE, DEFAULT_STEPS)
 

@@ -24,7 +24,7 @@ CARRIED = (
     "images/styles/starry_night.jpg",
 )
 LIMIT = 64 * 2**20
-GRADIO_LIKE = re.compile(r"^\s*(import|from)\s+(gradio|gradio_client|playwright|app|webapp)\b|served_app", re.M)
+GRADIO_LIKE = re.compile(r"^\s*(import|from)\s+(gradio|gradio_client|playwright|app|artstyle_app)\b|served_app", re.M)
 
 
 def _selection() -> list[str]:
@@ -111,7 +111,7 @@ def test_gpu_selection_imports_no_gradio_and_leaves_out_every_app_test():
     assert len(selection) == len(set(selection))
     for module in selection:
         assert (ROOT / module).is_file(), module
-        assert not GRADIO_LIKE.search((ROOT / module).read_text()), f"{module} imports gradio, app or webapp"
+        assert not GRADIO_LIKE.search((ROOT / module).read_text()), f"{module} imports gradio, app or artstyle_app"
     app_tests = {f"tests/{p.name}" for p in (ROOT / "tests").glob("test_*.py") if GRADIO_LIKE.search(p.read_text())}
     assert {"tests/test_app.py", "tests/test_app_hostile.py", "tests/test_browser.py"} <= app_tests
     assert not app_tests & set(selection)

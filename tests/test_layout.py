@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("artstyle", "webapp", "bench")
+PACKAGES = ("artstyle", "artstyle_app", "bench")
 
 
 def layout_tree(readme: str) -> list[str]:

@@ -181,3 +181,50 @@ def test_cache_dir_defaults_under_hf_home(monkeypatch, tmp_path):
     assert default_cache_dir().parts[-2:] == ("artstyle", "presets")
     monkeypatch.setenv("ARTSTYLE_PRESETS_CACHE", str(tmp_path))
     assert default_cache_dir() == tmp_path
+
+
+def test_a_style_argument_names_a_preset_by_id_a_file_wins(tmp_path, monkeypatch):
+    from artstyle.presets import as_preset
+
+    assert as_preset("starry_night").id == "starry_night"
+    assert as_preset("preset:udnie").id == "udnie"
+    assert as_preset(get_preset("the_scream")).id == "the_scream"
+    assert as_preset("painting.jpg") is None and as_preset(b"bytes") is None  # images, left to load_image
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "starry_night").write_bytes(b"a file named like an id")
+    assert as_preset("starry_night") is None  # the file wins ...
+    assert as_preset("preset:starry_night").id == "starry_night"  # ... unless the prefix says the preset
+    with pytest.raises(ValueError, match="'starry_nite' is neither a file nor a preset id; artstyle --list-presets"):
+        as_preset("starry_nite")
+    with pytest.raises(ValueError, match="not in the catalogue"):
+        as_preset("preset:no_such_painting")
+
+
+def test_recommended_settings_of_one_painting_or_a_mix():
+    from artstyle.params import StyleParams
+    from artstyle.presets import recommended, with_recommended
+
+    starry, scream = get_preset("starry_night"), get_preset("the_scream")  # 3e3 and 1e3
+    assert recommended([starry], (1.0,))["style_weight"] == pytest.approx(3e3)
+    assert recommended([starry, scream], (0.5, 0.5))["style_weight"] == pytest.approx((3e3 * 1e3) ** 0.5)
+    assert recommended([None, scream], (1.0, 1.0))["style_weight"] == pytest.approx(1e3)  # an upload: the default
+    assert recommended([None], (1.0,)) == {}
+    defaults = StyleParams()
+    assert with_recommended(defaults, [starry]).style_weight == pytest.approx(3e3)
+    chosen = StyleParams(style_weight=5e2)
+    assert with_recommended(chosen, [starry]).style_weight == 5e2  # a setting the caller chose wins
+    assert with_recommended(defaults, [starry], explicit={"style_weight"}).style_weight == defaults.style_weight
+
+
+def test_only_paintings_that_can_be_had_are_offered(tmp_path, monkeypatch):
+    from artstyle.presets import offered
+
+    monkeypatch.delenv("ARTSTYLE_PRESETS_DIR", raising=False)
+    monkeypatch.setenv("ARTSTYLE_PRESETS_CACHE", str(tmp_path))
+    statuses = [preset_status(p, fetch=False) for p in load_catalogue()]
+    shown = {s.preset.id for s in offered(statuses)}
+    hidden = {p.id for p in load_catalogue() if not p.downloadable}
+    assert hidden and not hidden & shown  # Gauguin and Mondrian: no verified download, no local copy
+    assert "starry_night" in shown  # downloadable: fetched on first use
+    reason = next(s.reason for s in statuses if s.preset.id in hidden)
+    assert "no verified public download" in reason and "ARTSTYLE_PRESETS_DIR" in reason

@@ -105,12 +105,37 @@ def test_offline_mode_uses_the_cache_and_explains_when_empty(hub, tmp_path):
 
 
 @needs_hub_client
-def test_no_network_gives_a_clear_error(tmp_path, monkeypatch):
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:9", "http://no-such-host.invalid"])  # refused; no DNS
+def test_no_network_is_said_at_once(tmp_path, monkeypatch, endpoint):
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
     waits = []
-    monkeypatch.setattr(time, "sleep", waits.append)  # huggingface_hub's backoff, without the 23 s of waiting
-    with pytest.raises(WeightsError, match="cannot be reached.*HF_HUB_OFFLINE.*ARTSTYLE_WEIGHTS"):
-        load_weights(None, endpoint="http://127.0.0.1:9", **hub_dirs(tmp_path))
-    assert waits == [1, 2, 4, 8, 8], "huggingface_hub's own retries, as hf_hub_download makes them"
+    monkeypatch.setattr(time, "sleep", waits.append)  # any backoff would show here
+    started = time.monotonic()
+    with pytest.raises(WeightsError, match="cannot be reached.*no network.*HF_HUB_OFFLINE.*ARTSTYLE_WEIGHTS"):
+        load_weights(None, endpoint=endpoint, **hub_dirs(tmp_path))
+    assert waits == [] and time.monotonic() - started < 3.0  # not after huggingface_hub's half-minute of retries
+
+
+@pytest.mark.slow  # a subprocess or a server
+@needs_hub_client
+def test_two_callers_at_once_share_one_download_with_its_progress(hub, tmp_path):
+    """The app's start-up fetch and a first visitor's run: the second waits for the first's download."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from artstyle.weights import cached_weights
+
+    hub.rate = 40e6  # ~2 s for the convolutions: time for the second caller to arrive mid-download
+    seen: list[tuple[int, int]] = []
+    dirs = hub_dirs(tmp_path)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(cached_weights, REPO, endpoint=hub.endpoint, progress=lambda *p: seen.append(p), **dirs)
+        time.sleep(0.5)
+        second = pool.submit(cached_weights, REPO, endpoint=hub.endpoint, **dirs)
+        assert first.result() is second.result()
+    conv_bytes = sum(t.numel() * 4 for pair in first.result().convs for t in pair)
+    assert hub.bytes_served < 1.2 * conv_bytes  # one download, not two
+    assert seen and seen[-1][0] == seen[-1][1] >= conv_bytes and len(seen) > 5  # it heard the bytes arrive
 
 
 @pytest.mark.slow  # a subprocess or a server

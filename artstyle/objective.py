@@ -63,7 +63,7 @@ def _strengths(
     """Per style layer, the factor that makes `statistic`'s distance from the photo to the painting(s) equal the
     paper's Gram term E_l there. Departure: so that `style_weight` (and each preset's) means for every statistic
     what it means for the paper's, whatever the statistic's units and whatever the weights file's activation
-    scale; the statistic then decides *what* is matched, not how hard (README, "Style statistics")."""
+    scale; the statistic then decides *what* is matched, not how hard (docs/statistics.md)."""
     gram = GramStatistic()
     scales = {}
     for k in layers:

@@ -62,7 +62,7 @@ def _help(text: str, **extra: Any) -> dict[str, Any]:
     return {"help": text, **extra}
 
 
-#: The paper's choices for the fields whose defaults depart from it (README, "Where we depart from the paper"):
+#: The paper's choices for the fields whose defaults depart from it (docs/departures.md):
 #: white-noise start, no total-variation term, average pooling.
 PAPER_SETTINGS: dict[str, Any] = {"init": "noise", "tv_weight": 0.0, "pooling": "avg"}
 

@@ -1,18 +1,19 @@
-"""README's "How the code is laid out" matches the files: every module is named there, every name there exists."""
+"""docs/layout.md's tree ("How the code is laid out") matches the files: every module is named there, every name
+there exists."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+LAYOUT = ROOT / "docs" / "layout.md"
 PACKAGES = ("artstyle", "artstyle_app", "bench")
 
 
-def layout_tree(readme: str) -> list[str]:
-    """The paths the tree names: the first fenced block after the heading, one entry a line, two spaces of
-    indentation per folder level, the name first (a folder ends with "/") and its description after it."""
-    section = readme.split("## How the code is laid out", 1)[1]
-    block = section.split("```", 2)[1]
+def layout_tree(page: str) -> list[str]:
+    """The paths the tree names: the page's first fenced block, one entry a line, two spaces of indentation per
+    folder level, the name first (a folder ends with "/") and its description after it."""
+    block = page.split("```", 2)[1]
     paths: list[str] = []
     folders: list[str] = []
     for line in block.splitlines():
@@ -28,19 +29,19 @@ def layout_tree(readme: str) -> list[str]:
 
 
 def test_the_tree_parses_nested_folders():
-    text = "## How the code is laid out\n\n```\na/   x\n  b.py   y\n  c/   z\n    d.py   w\ne.py   v\n```\n"
+    text = "# How the code is laid out\n\nThe tree.\n\n```\na/   x\n  b.py   y\n  c/   z\n    d.py   w\ne.py   v\n```\n"
     assert layout_tree(text) == ["a/", "a/b.py", "a/c/", "a/c/d.py", "e.py"]
 
 
 def test_every_name_in_the_tree_exists():
-    paths = layout_tree((ROOT / "README.md").read_text(encoding="utf-8"))
+    paths = layout_tree(LAYOUT.read_text(encoding="utf-8"))
     assert len(paths) == len(set(paths)), "a name appears twice"
     missing = [p for p in paths if not (ROOT / p).exists() or p.endswith("/") != (ROOT / p).is_dir()]
-    assert not missing, f"README names what is not there: {missing}"
+    assert not missing, f"docs/layout.md names what is not there: {missing}"
 
 
 def test_every_module_is_in_the_tree():
-    paths = set(layout_tree((ROOT / "README.md").read_text(encoding="utf-8")))
+    paths = set(layout_tree(LAYOUT.read_text(encoding="utf-8")))
     modules = sorted(
         str(p.relative_to(ROOT))
         for package in PACKAGES
@@ -49,4 +50,4 @@ def test_every_module_is_in_the_tree():
     )
     assert "bench/research/schedule.py" in modules  # research rounds are found too
     unnamed = [m for m in ["app.py", *modules] if m not in paths]
-    assert not unnamed, f"README's layout does not name: {unnamed}"
+    assert not unnamed, f"docs/layout.md's tree does not name: {unnamed}"

@@ -33,7 +33,9 @@ from .presets import Preset, get_preset, load_catalogue, preset_status
 from .weights import WeightsError, WeightsInput, resolve_weights
 
 #: The web app's CPU defaults (artstyle_app/devices.py, PROFILES['cpu']): a sheet's cells are the runs a visitor gets.
-DEFAULT_SIZE, DEFAULT_STEPS = 256, 85
+DEFAULT_SIZE, DEFAULT_STEPS = 256, 145
+#: ... painted by the app's method (chosen blind; the library's own defaults stay the paper's): `overrides` win.
+APP_METHOD: dict[str, Any] = {"style_loss": "gram", "schedule": "coarse-to-fine"}
 #: Set by --size/--steps (or the sheet itself), never by --set or a preset.
 SHEET_FIELDS = ("size", "steps", "preview_every")
 BACKGROUND = (255, 255, 255)
@@ -68,7 +70,7 @@ def contact_sheet(
     chosen = _resolve_presets(presets)
     if not photos:
         raise ValueError("give at least one photo")
-    overrides = dict(overrides or {})
+    overrides = {**APP_METHOD, **(overrides or {})}
     fixed = sorted(set(overrides) & set(SHEET_FIELDS))
     if fixed:
         raise ValueError(f"{', '.join(fixed)} is set for the whole sheet (size=, steps=), not as an override")
@@ -196,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.paintings is not None and not Path(args.paintings).is_dir():
             raise ValueError(f"--paintings {args.paintings!r} is not a directory")
         presets = _resolve_presets([s.strip() for s in args.presets.split(",") if s.strip()] if args.presets else None)
-        overrides = dict(parse_setting(s) for s in args.overrides)
+        overrides = {**APP_METHOD, **dict(parse_setting(s) for s in args.overrides)}
         report = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
         sheet = contact_sheet(
             args.photos,

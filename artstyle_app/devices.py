@@ -25,17 +25,23 @@ class DeviceProfile:
     paper_size: int  # Paper tab: panel size and steps that make a figure in a few minutes
     paper_steps: int
     preview_every: int  # a preview image every Nth step (0: by steps, see `preview_every_for`)
+    # The picture's method, chosen by blind side-by-side judgement (bench/README.md, 'blind_pairs.py'): coarse-to-fine
+    # beat the paper's single scale 32 to 4 at equal wall time; the Gram statistic beat moments 25-11 and sliced 28-8.
+    style_loss: str = "gram"
+    schedule: str = "coarse-to-fine"
 
 
 #: The app's defaults per device kind (`python -m artstyle.gallery` starts from the CPU's size and steps too).
 PROFILES: dict[str, DeviceProfile] = {
     # CPU: converting every step's image costs ~1 ms against ~0.5 s of optimisation, and lets the API stream
-    # (and notice a cancel) at the throttle's pace. Size, steps and the time per Mpx-iteration: measured,
-    # bench/README.md, 'app_time.py'.
+    # (and notice a cancel) at the throttle's pace. The time per Mpx-iteration (of the full size): measured,
+    # bench/README.md, 'app_time.py'. 145 coarse-to-fine steps take the wall time 85 single-scale steps took
+    # (bench/README.md, 'statistics_cost.py'), most of them at 128 and 181 px.
     "cpu": DeviceProfile(
-        size=256, steps=85, max_size=1024, seconds_per_mpx_iter=14.0, paper_size=96, paper_steps=40, preview_every=1
+        size=256, steps=145, max_size=1024, seconds_per_mpx_iter=14.0, paper_size=96, paper_steps=40, preview_every=1
     ),
-    # GPUs: converting every step would stall the device; about 50 previews a run.
+    # GPUs: converting every step would stall the device; about 50 previews a run. Coarse-to-fine at the steps the
+    # single scale had: about a quarter of its work at 512 px (not measured on a GPU here: none was lent).
     "mps": DeviceProfile(
         size=384, steps=200, max_size=1536, seconds_per_mpx_iter=1.5, paper_size=128, paper_steps=100, preview_every=0
     ),

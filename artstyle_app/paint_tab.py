@@ -98,7 +98,8 @@ def create(runner: Runner, catalogue: tuple[Preset, ...], statuses: list[PresetS
         how = "measured on this machine" if runner.speed.measured() else "a first guess"
         return f"On **{device_label}**: about **{duration(seconds)}** ({how})."
 
-    controls = layout(catalogue, statuses, defaults, expectation(defaults.size, defaults.steps))
+    first_estimate = expectation(defaults.size, defaults.steps, None, defaults.schedule)
+    controls = layout(catalogue, statuses, defaults, first_estimate)
     wire(controls, runner, catalogue, statuses, defaults, expectation)
     c = controls
     return PaintTab(c.content, c.style, c.preset, c.seed, (expectation, _estimate_inputs(c), c.expect))
@@ -146,7 +147,10 @@ def layout(
                 seed = gr.Number(value=0, precision=0, minimum=0, label="Seed",
                                  info="Another number, another start: the same number repeats a result.")  # fmt: skip
                 scales = typed(gr.Number, control_for("scales", label="Coarse-to-fine levels"))
-                fine_tuning = {name: control_for(name) for name in _fine_tuning_fields()}
+                # The app's method (chosen blind), not the library's paper-faithful defaults:
+                chosen = {"style_loss": defaults.style_loss, "schedule": defaults.schedule}
+                fine_tuning = {name: control_for(name, **({"value": chosen[name]} if name in chosen else {}))
+                               for name in _fine_tuning_fields()}  # fmt: skip
         with gr.Column(min_width=320, elem_id="outputs"):
             result = gr.Image(label="Result", format="png", interactive=False, buttons=["download", "fullscreen"],
                               height=440, elem_id="result")  # fmt: skip
@@ -212,14 +216,14 @@ def wire(
             blend: mix of the two paintings, 0 (first only) to 1 (second only).
             mask: greyscale image of the photo's shape: black where the first painting goes, white the second.
             scales: coarse-to-fine levels chosen by hand (optional).
-            style_loss: the style statistic: "gram" (the paper), "moments" or "sliced" (default: the app's).
-            schedule: "single" (the paper) or "coarse-to-fine" (default: the app's).
+            style_loss: the style statistic: "gram" (the paper), "moments" or "sliced" (default: "gram", chosen blind).
+            schedule: "single" (the paper) or "coarse-to-fine" (default: "coarse-to-fine", chosen blind).
 
         Returns:
             The painted picture (a PNG file).
         """
         extra: dict[str, Any] = {} if scales is None else {"scales": as_int("scales", scales)}
-        extra.update({k: v for k, v in (("style_loss", style_loss), ("schedule", schedule)) if v is not None})
+        extra.update({"style_loss": style_loss or defaults.style_loss, "schedule": schedule or defaults.schedule})
         extra.update(extra_kwargs({"preserve_color": preserve_color}))
         inputs = Inputs(content, style, preset, size, steps, style_strength, seed, extra,
                         SecondPainting(style2, preset2, blend, mask))  # fmt: skip

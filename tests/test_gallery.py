@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from artstyle.gallery import DEFAULT_SIZE, DEFAULT_STEPS, contact_sheet, format_value, main, parse_setting
+from artstyle.gallery import APP_METHOD, DEFAULT_SIZE, DEFAULT_STEPS, contact_sheet, format_value, main, parse_setting
 from artstyle.presets import get_preset
 from tests.conftest import REAL_WEIGHTS, ROOT, STYLES_DIR, needs_shared
 
@@ -22,7 +22,9 @@ PRESETS = ["starry_night", "the_scream"]
 def test_defaults_are_the_apps_cpu_defaults():
     from artstyle_app.devices import profile
 
-    assert (profile("cpu").size, profile("cpu").steps) == (DEFAULT_SIZE, DEFAULT_STEPS)
+    cpu = profile("cpu")
+    assert (cpu.size, cpu.steps) == (DEFAULT_SIZE, DEFAULT_STEPS)
+    assert {"style_loss": cpu.style_loss, "schedule": cpu.schedule} == APP_METHOD
 
 
 @needs_shared
@@ -63,7 +65,8 @@ def test_cli_writes_a_png_with_its_settings(tmp_path):
         assert image.format == "PNG" and image.width >= 48
         settings = json.loads(image.text["artstyle"])
     assert settings["presets"] == ["starry_night"] and settings["photos"] == ["chelsea.jpg"]
-    assert settings["size"] == 32 and settings["steps"] == 2 and settings["overrides"] == {"tv_weight": 0.0}
+    assert settings["size"] == 32 and settings["steps"] == 2
+    assert settings["overrides"] == {**APP_METHOD, "tv_weight": 0.0}
 
 
 @pytest.mark.parametrize(

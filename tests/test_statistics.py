@@ -205,3 +205,20 @@ def test_every_control_works_with_each_statistic(vgg, name, controls):
     assert all(np.isfinite(dataclasses.astuple(e.losses)).all() for e in events)
     assert events[-1].losses.style < events[0].losses.style
     assert events[-1].image.size == (64, 48)
+
+
+@needs_shared
+def test_the_docs_example_adds_a_statistic_the_whole_library_uses(vgg):
+    """docs/statistics.md's "Adding a statistic": its code block, run as written, registers a statistic that
+    StyleParams, the objective and a run accept by name."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "statistics.md").read_text(encoding="utf-8")
+    example = text.split("## Adding a statistic", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    try:
+        exec(compile(example, "docs/statistics.md", "exec"), {})  # noqa: S102 - our own documentation
+        assert "mean" in STATISTICS
+        events = list(artstyle.stylize_iter(CONTENT, STARRY, weights=vgg, size=48, steps=3, style_loss="mean"))
+        assert events[-1].done and events[-1].losses.style < events[0].losses.style
+    finally:
+        STATISTICS.pop("mean", None)

@@ -1,6 +1,6 @@
 """Wall time of one run through the app's `/stylize` API, as a user's client sees it (calibrates app.py's estimate).
 
-    python -m bench.app_time [--size 256] [--steps 100]
+    python -m bench.app_time [--size 256] [--steps 100] [--schedule single]
 
 Launches the app in this process (real weights and presets from ../shared), submits Tübingen x The Starry Night
 with gradio_client and times the call to its final PNG. Client and server share this process (and its GIL), so
@@ -22,6 +22,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--schedule", choices=("single", "coarse-to-fine"), help="default: the app's")
     args = parser.parse_args()
     from gradio_client import Client, handle_file
 
@@ -34,14 +35,15 @@ def main() -> None:
         start, first, outputs = time.perf_counter(), None, 0
         job = client.submit(
             content=handle_file(str(content)), style=None, preset="starry_night", size=args.size, steps=args.steps,
-            style_strength=5, preserve_color=None, seed=0, api_name="/stylize",
+            style_strength=5, preserve_color=None, seed=0, schedule=args.schedule, api_name="/stylize",
         )  # fmt: skip
         for _ in job:
             outputs += 1
             first = first if first is not None else time.perf_counter() - start
         wall = time.perf_counter() - start
     megapixels = args.size * args.size * DEFAULT_ASPECT / 1e6  # as the app's estimate counts a photo of unknown shape
-    print(json.dumps({"size": args.size, "steps": args.steps, "wall_s": round(wall, 1),
+    print(json.dumps({"size": args.size, "steps": args.steps, "schedule": args.schedule or "the app's",
+                      "wall_s": round(wall, 1),
                       "first_output_s": round(first or 0.0, 2), "streamed_outputs": outputs,
                       "s_per_mpx_iter": round(wall / args.steps / megapixels, 2)}))  # fmt: skip
 

@@ -149,7 +149,7 @@ def layout(
                 scales = typed(gr.Number, control_for("scales", label="Coarse-to-fine levels"))
                 # The app's method (chosen blind), not the library's paper-faithful defaults:
                 chosen = {"style_loss": defaults.style_loss, "schedule": defaults.schedule}
-                fine_tuning = {name: control_for(name, **({"value": chosen[name]} if name in chosen else {}))
+                fine_tuning = {name: control_for(name, value=chosen[name]) if name in chosen else control_for(name)
                                for name in _fine_tuning_fields()}  # fmt: skip
         with gr.Column(min_width=320, elem_id="outputs"):
             result = gr.Image(label="Result", format="png", interactive=False, buttons=["download", "fullscreen"],
